@@ -1,0 +1,124 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Seeder } from '@mikro-orm/seeder';
+import { Ledger } from '../src/credits/ledger.js';
+import { SEED_PACKS, SEED_USERS, WORKSHOP_COUNT, type DemoUser } from './demo-data.js';
+
+/**
+ * Development data. Idempotent: rows have fixed ids and every ledger change goes through the ledger with a fixed
+ * idempotency key (or a Stripe session id), so a second run adds nothing and every balance equals its ledger.
+ */
+export class DatabaseSeeder extends Seeder {
+  /** Set by the caller; the seed charges workshops at the configured cost. */
+  static workshopCreditCost = 1;
+
+  async run(em: EntityManager): Promise<void> {
+    const ledger = new Ledger(em, { workshopCreditCost: DatabaseSeeder.workshopCreditCost });
+    const u = SEED_USERS;
+    for (const pack of SEED_PACKS) {
+      await em.execute(
+        `insert into credit_packs (id, name, credits, price_cents, currency) values (?, ?, ?, ?, ?) on conflict (id) do nothing`,
+        [pack.id, pack.name, pack.credits, pack.priceCents, pack.currency],
+      );
+    }
+    for (const demo of Object.values(u)) await insertUser(em, demo);
+
+    const grant = (who: DemoUser, amount: number, key: string, reason = 'Welcome credits') =>
+      ledger.grant({ userId: who.id, amount, reason, idempotencyKey: `seed:${key}` });
+    const consume = (who: DemoUser, amount: number, feature: string, key: string, workshopId?: string) =>
+      ledger.consume(asViewer(who), { amount, feature, idempotencyKey: `seed:${key}`, workshopId });
+    const purchase = async (who: DemoUser, packIndex: number, session: string, outcome: 'paid' | 'pending' | 'failed') => {
+      const pack = SEED_PACKS[packIndex]!;
+      const existing = await em.execute('select 1 from credit_transactions where stripe_session_id = ?', [session]);
+      if (existing.length === 0) {
+        await ledger.recordPendingPurchase({
+          userId: who.id,
+          credits: pack.credits,
+          description: `${pack.name} (${pack.credits} credits)`,
+          stripeSessionId: session,
+          metadata: { packId: pack.id },
+        });
+      }
+      if (outcome === 'paid') return ledger.completePurchase(session, `pi_${session.slice(3)}`);
+      if (outcome === 'failed') return ledger.failPurchase(session, 'checkout.session.expired');
+      return undefined;
+    };
+
+    // Demo user: the one the start-up banner prints a token for.
+    await grant(u.demo, 20, 'demo-welcome');
+    await purchase(u.demo, 1, 'cs_seed_demo_1', 'paid');
+    await consume(u.demo, 2, 'document_generation', 'demo-doc-1');
+    await insertWorkshops(em, u.demo, 3);
+    await ledger.chargeWorkshop(asViewer(u.demo), workshopId(u.demo, 1));
+
+    await grant(u.rich, 1000, 'rich-welcome', 'Enterprise trial');
+    await grant(u.history, 10, 'history-welcome');
+    await purchase(u.history, 2, 'cs_seed_history_1', 'paid');
+    for (let i = 1; i <= 12; i++) await consume(u.history, 1 + (i % 3), i % 2 ? 'chat' : 'image.render', `history-${i}`);
+    await grant(u.history, 5, 'history-goodwill', 'Goodwill credit');
+
+    await purchase(u.refunded, 2, 'cs_seed_refund_1', 'paid');
+    await consume(u.refunded, 4, 'chat', 'refunded-chat');
+    await ledger.reversePurchase({
+      purchase: { stripePaymentIntentId: 'pi_seed_refund_1' },
+      cumulativeCredits: 20,
+      reason: 'Refund requested by customer',
+      metadata: { source: 'seed' },
+    });
+
+    await grant(u.onboarding, 3, 'onboarding-welcome');
+    await insertWorkshops(em, u.workshops, WORKSHOP_COUNT);
+    await grant(u.workshops, 10, 'workshops-welcome');
+    for (let i = 1; i <= 10; i++) await ledger.chargeWorkshop(asViewer(u.workshops), workshopId(u.workshops, i));
+
+    await grant(u.exact, DatabaseSeeder.workshopCreditCost, 'exact-welcome', 'Exactly one workshop');
+    await insertWorkshops(em, u.exact, 1);
+
+    await purchase(u.purchases, 0, 'cs_seed_pending_1', 'pending');
+    await purchase(u.purchases, 1, 'cs_seed_failed_1', 'failed');
+
+    await grant(u.admin, 100, 'admin-welcome');
+    // Soft deletion keeps the ledger: the user had credits before leaving.
+    await grant(u.deleted, 7, 'deleted-welcome').catch(ignoreDeleted);
+    await em.execute('update users set deleted_at = ? where id = ? and deleted_at is null', [new Date('2026-11-10T09:00:00Z'), u.deleted.id]);
+  }
+}
+
+/** On a second run the deleted user is already deleted; its grant was made on the first run. */
+const ignoreDeleted = (error: unknown) => {
+  if ((error as { extensions?: { code?: string } }).extensions?.code !== 'NOT_FOUND') throw error;
+};
+
+const asViewer = (demo: DemoUser) => ({ id: demo.id }) as Parameters<Ledger['consume']>[0];
+
+const workshopId = (demo: DemoUser, n: number) => `ws_seed${demo.clerkUserId.slice(5)}${String(n).padStart(3, '0')}`;
+
+async function insertUser(em: EntityManager, demo: DemoUser) {
+  await em.execute(
+    `insert into users (id, clerk_user_id, email, first_name, last_name, company, roles, onboarding_complete,
+       onboarding_completed_at, deleted_at)
+     values (?, ?, ?, ?, ?, ?, ?::text[], ?, ?, ?) on conflict (id) do nothing`,
+    [
+      demo.id,
+      demo.clerkUserId,
+      demo.email,
+      demo.firstName,
+      demo.lastName,
+      demo.company ?? null,
+      `{${(demo.roles ?? []).join(',')}}`,
+      demo.onboarded,
+      demo.onboarded ? new Date('2026-11-01T09:00:00Z') : null,
+      null,
+    ],
+  );
+}
+
+async function insertWorkshops(em: EntityManager, owner: DemoUser, count: number) {
+  const statuses = ['draft', 'active', 'paused', 'completed'];
+  for (let n = 1; n <= count; n++) {
+    await em.execute(
+      `insert into workshops (id, user_id, title, status, created_at, updated_at)
+       values (?, ?, ?, ?, ?, ?) on conflict (id) do nothing`,
+      [workshopId(owner, n), owner.id, `Workshop ${n}`, statuses[n % 4], new Date(Date.UTC(2026, 9, 1, 9, n)), new Date(Date.UTC(2026, 9, 1, 9, n))],
+    );
+  }
+}

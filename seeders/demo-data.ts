@@ -1,0 +1,47 @@
+/** Demo data for development. Ids are fixed so the seed can run any number of times without duplicating rows. */
+
+export interface DemoUser {
+  id: string;
+  clerkUserId: string;
+  email: string;
+  firstName: string;
+  lastName: string;
+  company?: string;
+  roles?: string[];
+  onboarded: boolean;
+  deleted?: boolean;
+}
+
+const user = (slug: string, firstName: string, extra: Partial<DemoUser> = {}): DemoUser => ({
+  id: `usr_seed${slug}`,
+  clerkUserId: `user_${slug}`,
+  email: `${slug}@example.com`,
+  firstName,
+  lastName: 'Example',
+  onboarded: true,
+  ...extra,
+});
+
+export const DEMO_USER = user('demo', 'Dana', { company: 'Tally Demo Co' });
+
+export const SEED_USERS = {
+  demo: DEMO_USER,
+  zero: user('zero', 'Zoe'),
+  rich: user('rich', 'Rico'),
+  history: user('history', 'Hana'),
+  refunded: user('refunded', 'Remy'),
+  onboarding: user('onboarding', 'Otto', { onboarded: false, company: 'Half Done Ltd' }),
+  workshops: user('workshops', 'Wren'),
+  exact: user('exact', 'Eli'),
+  purchases: user('purchases', 'Pia'),
+  deleted: user('deleted', 'Dee', { deleted: true }),
+  admin: user('admin', 'Ada', { roles: ['admin'] }),
+} satisfies Record<string, DemoUser>;
+
+export const SEED_PACKS = [
+  { id: 'pack_single', name: 'Single credit', credits: 1, priceCents: 200, currency: 'usd' },
+  { id: 'pack_five', name: 'Five pack', credits: 5, priceCents: 900, currency: 'usd' },
+  { id: 'pack_twenty', name: 'Twenty pack', credits: 20, priceCents: 2900, currency: 'usd' },
+];
+
+export const WORKSHOP_COUNT = 50;

@@ -1,0 +1,143 @@
+import path from 'node:path';
+
+/** Thrown for an invalid environment variable; main prints its message as one line and exits. */
+export class ConfigError extends Error {
+  constructor(readonly variable: string, problem: string) {
+    super(`Invalid ${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface AuthConfig {
+  /** HS256 shared secret (development and tests). */
+  jwtSecret?: string;
+  /** RS256 through a JWKS endpoint (e.g. Clerk). */
+  jwksUrl?: string;
+  issuer?: string;
+  /** True when the secret was generated and kept in DATA_DIR rather than configured. */
+  generatedSecret: boolean;
+}
+
+export interface StripeConfig {
+  secretKey: string;
+  webhookSecret?: string;
+  apiBase?: URL;
+}
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  isProduction: boolean;
+  port: number;
+  databaseUrl?: string;
+  dataDir: string;
+  auth: AuthConfig;
+  adminUserIds: ReadonlySet<string>;
+  starterCredits: number;
+  workshopCreditCost: number;
+  stripe?: StripeConfig;
+  appUrl: string;
+  logLevel: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+const blankToUndefined = (value: string | undefined) => (value === undefined || value.trim() === '' ? undefined : value.trim());
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = blankToUndefined(env[name]);
+  if (raw === undefined) return fallback;
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `expected ${min}..${max}, got ${value}`);
+  return value;
+}
+
+function url(env: Env, name: string, protocols: string[]): URL | undefined {
+  const raw = blankToUndefined(env[name]);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `expected a URL, got "${raw}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `expected a ${protocols.join(' or ')} URL, got "${parsed.protocol}"`);
+  }
+  return parsed;
+}
+
+function nodeEnv(env: Env): Config['env'] {
+  const raw = blankToUndefined(env.NODE_ENV) ?? 'development';
+  if (raw === 'development' || raw === 'production' || raw === 'test') return raw;
+  throw new ConfigError('NODE_ENV', `expected development, production or test, got "${raw}"`);
+}
+
+function authConfig(env: Env): AuthConfig {
+  const jwtSecret = blankToUndefined(env.AUTH_JWT_SECRET);
+  const jwksUrl = url(env, 'AUTH_JWKS_URL', ['https:', 'http:']);
+  const issuer = blankToUndefined(env.AUTH_ISSUER);
+  if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
+    throw new ConfigError('AUTH_JWT_SECRET', 'must be at least 32 bytes for HS256');
+  }
+  if (jwksUrl && !issuer) throw new ConfigError('AUTH_ISSUER', 'required when AUTH_JWKS_URL is set');
+  return { jwtSecret, jwksUrl: jwksUrl?.toString(), issuer, generatedSecret: false };
+}
+
+function stripeConfig(env: Env): StripeConfig | undefined {
+  const secretKey = blankToUndefined(env.STRIPE_SECRET_KEY);
+  const webhookSecret = blankToUndefined(env.STRIPE_WEBHOOK_SECRET);
+  const apiBase = url(env, 'STRIPE_API_BASE', ['http:', 'https:']);
+  if (secretKey === undefined) {
+    if (apiBase) throw new ConfigError('STRIPE_SECRET_KEY', 'required when STRIPE_API_BASE is set');
+    return webhookSecret ? { secretKey: '', webhookSecret } : undefined;
+  }
+  if (!/^(sk|rk)_(test|live)_\w+$/.test(secretKey)) {
+    throw new ConfigError('STRIPE_SECRET_KEY', 'expected a Stripe secret key (sk_test_..., sk_live_... or rk_...)');
+  }
+  if (webhookSecret !== undefined && !webhookSecret.startsWith('whsec_')) {
+    throw new ConfigError('STRIPE_WEBHOOK_SECRET', 'expected a webhook signing secret (whsec_...)');
+  }
+  return { secretKey, webhookSecret, apiBase };
+}
+
+/** The only reader of process.env. Every value is validated; the first bad one throws a ConfigError. */
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnvValue = nodeEnv(env);
+  const port = integer(env, 'PORT', 4000, 0, 65535);
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'])?.toString();
+  const dataDir = path.resolve(blankToUndefined(env.DATA_DIR) ?? '.data');
+  const auth = authConfig(env);
+  const adminUserIds = new Set(
+    (env.ADMIN_USER_IDS ?? '')
+      .split(',')
+      .map((id) => id.trim())
+      .filter(Boolean),
+  );
+  const appUrl = url(env, 'APP_URL', ['http:', 'https:'])?.toString().replace(/\/$/, '') ?? `http://localhost:${port}`;
+  const logLevel = blankToUndefined(env.LOG_LEVEL) ?? (nodeEnvValue === 'test' ? 'silent' : 'info');
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `expected fatal, error, warn, info, debug, trace or silent, got "${logLevel}"`);
+  }
+  const config: Config = {
+    env: nodeEnvValue,
+    isProduction: nodeEnvValue === 'production',
+    port,
+    databaseUrl,
+    dataDir,
+    auth,
+    adminUserIds,
+    starterCredits: integer(env, 'STARTER_CREDITS', 0, 0, 1_000_000),
+    workshopCreditCost: integer(env, 'WORKSHOP_CREDIT_COST', 1, 1, 1_000_000),
+    stripe: stripeConfig(env),
+    appUrl,
+    logLevel,
+  };
+  if (config.isProduction && !auth.jwtSecret && !auth.jwksUrl) {
+    throw new ConfigError('AUTH_JWKS_URL', 'production needs AUTH_JWKS_URL + AUTH_ISSUER or AUTH_JWT_SECRET');
+  }
+  if (config.isProduction && !databaseUrl) {
+    throw new ConfigError('DATABASE_URL', 'production needs a real PostgreSQL (the embedded one is for development)');
+  }
+  return config;
+}

@@ -1,0 +1,76 @@
+import type { EntityManager, FilterQuery } from '@mikro-orm/postgresql';
+import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { badUserInput } from '../graphql/errors.js';
+import { decodeCursor, encodeCursor, PageInfo, pageSize, slicePage } from '../graphql/pagination.js';
+import { featureKey, idOf } from '../graphql/validation.js';
+import { CreditTransaction } from './credit-transaction.entity.js';
+import { CreditTransactionStatus, CreditTransactionType } from './credit-transaction.enums.js';
+
+@InputType()
+export class CreditHistoryFilter {
+  @Field(() => CreditTransactionType, { nullable: true })
+  type?: CreditTransactionType;
+
+  @Field(() => CreditTransactionStatus, { nullable: true })
+  status?: CreditTransactionStatus;
+
+  @Field(() => ID, { nullable: true, description: 'A workshop id (ws_...).' })
+  workshopId?: string;
+
+  @Field(() => String, { nullable: true })
+  feature?: string;
+
+  @Field(() => Date, { nullable: true, description: 'Rows created at or after this time.' })
+  from?: Date;
+
+  @Field(() => Date, { nullable: true, description: 'Rows created before this time.' })
+  to?: Date;
+}
+
+@ObjectType()
+export class CreditTransactionEdge {
+  @Field(() => String)
+  cursor!: string;
+
+  @Field(() => CreditTransaction)
+  node!: CreditTransaction;
+}
+
+@ObjectType()
+export class CreditTransactionConnection {
+  @Field(() => [CreditTransactionEdge])
+  edges!: CreditTransactionEdge[];
+
+  @Field(() => PageInfo)
+  pageInfo!: PageInfo;
+}
+
+const CURSOR_KIND = 'ctx';
+
+/** A user's ledger, newest first in posting order, keyset-paginated on posting_seq. */
+export async function creditHistory(
+  em: EntityManager,
+  userId: string,
+  args: { first: number | null; after?: string | null; filter?: CreditHistoryFilter | null },
+): Promise<CreditTransactionConnection> {
+  const size = pageSize(args.first);
+  const where: FilterQuery<CreditTransaction> = { user: userId };
+  const [seq] = decodeCursor(CURSOR_KIND, args.after, 1) ?? [];
+  if (seq !== undefined) {
+    if (!/^\d{1,19}$/.test(seq)) throw badUserInput('after', 'is not a cursor from this list');
+    where.postingSeq = { $lt: seq };
+  }
+  const filter = args.filter;
+  if (filter?.type) where.type = filter.type;
+  if (filter?.status) where.status = filter.status;
+  if (filter?.workshopId) where.workshop = idOf('ws', 'filter.workshopId', filter.workshopId);
+  if (filter?.feature) where.feature = featureKey('filter.feature', filter.feature);
+  if (filter?.from && filter?.to && filter.from >= filter.to) throw badUserInput('filter.to', 'must be after filter.from');
+  if (filter?.from || filter?.to) {
+    where.createdAt = { ...(filter.from ? { $gte: filter.from } : {}), ...(filter.to ? { $lt: filter.to } : {}) };
+  }
+  const rows = await em.find(CreditTransaction, where, { orderBy: { postingSeq: 'desc' }, limit: size + 1 });
+  const { items, hasNextPage } = slicePage(rows, size);
+  const edges = items.map((node) => ({ node, cursor: encodeCursor(CURSOR_KIND, [String(node.postingSeq)]) }));
+  return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+}

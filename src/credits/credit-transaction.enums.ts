@@ -1,0 +1,20 @@
+import { registerEnumType } from 'type-graphql';
+
+export enum CreditTransactionType {
+  PURCHASE = 'purchase',
+  CONSUMPTION = 'consumption',
+  REFUND = 'refund',
+  GRANT = 'grant',
+}
+
+export enum CreditTransactionStatus {
+  PENDING = 'pending',
+  COMPLETED = 'completed',
+  FAILED = 'failed',
+}
+
+registerEnumType(CreditTransactionType, { name: 'CreditTransactionType' });
+registerEnumType(CreditTransactionStatus, { name: 'CreditTransactionStatus' });
+
+/** The feature name that `consumeWorkshopCredit` charges under; reserved for it. */
+export const WORKSHOP_FEATURE = 'workshop';

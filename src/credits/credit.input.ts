@@ -1,0 +1,38 @@
+import { Field, ID, InputType, Int } from 'type-graphql';
+import { GraphQLJSON } from 'graphql-scalars';
+
+@InputType()
+export class ConsumeCreditsInput {
+  @Field(() => Int, { description: '1 .. 1,000,000' })
+  amount!: number;
+
+  @Field(() => String, { description: '1..64 characters of [a-z0-9_.-], e.g. "document_generation".' })
+  feature!: string;
+
+  @Field(() => String, { description: '1..255 characters, unique per user forever. A retry returns the original row.' })
+  idempotencyKey!: string;
+
+  @Field(() => String, { nullable: true })
+  description?: string | null;
+
+  @Field(() => ID, { nullable: true })
+  workshopId?: string | null;
+
+  @Field(() => GraphQLJSON, { nullable: true })
+  metadata?: unknown;
+}
+
+@InputType()
+export class GrantCreditsInput {
+  @Field(() => ID)
+  userId!: string;
+
+  @Field(() => Int)
+  amount!: number;
+
+  @Field(() => String)
+  reason!: string;
+
+  @Field(() => String)
+  idempotencyKey!: string;
+}

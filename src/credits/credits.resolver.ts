@@ -1,0 +1,68 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { DEFAULT_PAGE_SIZE } from '../graphql/pagination.js';
+import { viewerOf, type Context } from '../graphql/context.js';
+import { badUserInput } from '../graphql/errors.js';
+import { featureKey, idempotencyKey, idOf, intInRange, metadataObject, optionalText, text } from '../graphql/validation.js';
+import { ADMIN_ROLE } from '../users/user.entity.js';
+import { Workshop } from '../workshops/workshop.entity.js';
+import { auditLedger, LedgerAudit } from './audit.js';
+import { CreditHistoryFilter, CreditTransactionConnection, creditHistory } from './credit-history.js';
+import { CreditTransaction } from './credit-transaction.entity.js';
+import { WORKSHOP_FEATURE } from './credit-transaction.enums.js';
+import { ConsumeCreditsInput, GrantCreditsInput } from './credit.input.js';
+
+const MAX_AMOUNT = 1_000_000;
+
+@Resolver(() => CreditTransaction)
+export class CreditsResolver {
+  @Authorized()
+  @Query(() => CreditTransactionConnection, { description: "The viewer's ledger, newest first in posting order." })
+  creditHistory(
+    @Arg('first', () => Int, { nullable: true, defaultValue: DEFAULT_PAGE_SIZE }) first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('filter', () => CreditHistoryFilter, { nullable: true }) filter: CreditHistoryFilter | null,
+    @Ctx() ctx: Context,
+  ) {
+    return creditHistory(ctx.em, viewerOf(ctx).id, { first, after, filter });
+  }
+
+  @Authorized()
+  @Mutation(() => CreditTransaction, { description: 'Spends credits once per idempotency key.' })
+  consumeCredits(@Arg('input', () => ConsumeCreditsInput) input: ConsumeCreditsInput, @Ctx() ctx: Context) {
+    const feature = featureKey('input.feature', input.feature);
+    if (feature === WORKSHOP_FEATURE) throw badUserInput('input.feature', '"workshop" is reserved for consumeWorkshopCredit');
+    return ctx.ledger.consume(viewerOf(ctx), {
+      amount: intInRange('input.amount', input.amount, 1, MAX_AMOUNT),
+      feature,
+      idempotencyKey: idempotencyKey('input.idempotencyKey', input.idempotencyKey),
+      description: optionalText('input.description', input.description, 500),
+      workshopId: input.workshopId == null ? undefined : idOf('ws', 'input.workshopId', input.workshopId),
+      metadata: metadataObject('input.metadata', input.metadata),
+    });
+  }
+
+  @Authorized(ADMIN_ROLE)
+  @Mutation(() => CreditTransaction, { description: 'Adds credits to a user (admin). Idempotent per user and key.' })
+  grantCredits(@Arg('input', () => GrantCreditsInput) input: GrantCreditsInput, @Ctx() ctx: Context) {
+    return ctx.ledger.grant(
+      {
+        userId: idOf('usr', 'input.userId', input.userId),
+        amount: intInRange('input.amount', input.amount, 1, MAX_AMOUNT),
+        reason: text('input.reason', input.reason, { max: 500 }),
+        idempotencyKey: idempotencyKey('input.idempotencyKey', input.idempotencyKey),
+      },
+      viewerOf(ctx),
+    );
+  }
+
+  @Authorized(ADMIN_ROLE)
+  @Query(() => LedgerAudit, { description: 'Recomputes the ledger invariants (admin); all users when userId is omitted.' })
+  auditLedger(@Arg('userId', () => ID, { nullable: true }) userId: string | null, @Ctx() ctx: Context) {
+    return auditLedger(ctx.em, userId == null ? null : idOf('usr', 'userId', userId));
+  }
+
+  @FieldResolver(() => Workshop, { nullable: true })
+  workshop(@Root() transaction: CreditTransaction, @Ctx() ctx: Context) {
+    return transaction.workshop ? ctx.loaders.workshopById.load(transaction.workshop.id) : null;
+  }
+}

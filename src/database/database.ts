@@ -1,0 +1,33 @@
+import { MikroORM } from '@mikro-orm/postgresql';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { resolveDatabase, type DatabaseTarget } from './database-url.js';
+import { ormOptions } from './orm-options.js';
+
+export interface Database {
+  orm: MikroORM;
+  target: DatabaseTarget;
+  close(): Promise<void>;
+}
+
+/** Connects (starting the embedded cluster when DATABASE_URL is unset) and applies pending migrations. */
+export async function openDatabase(config: Config, log: Logger): Promise<Database> {
+  const target = await resolveDatabase(config, (message) => log.info(message));
+  const orm = await MikroORM.init(ormOptions({ clientUrl: target.url }));
+  try {
+    const applied = await orm.migrator.up();
+    log.info({ applied: applied.map((m) => m.name) }, applied.length ? `applied ${applied.length} migration(s)` : 'schema is up to date');
+  } catch (error) {
+    await orm.close();
+    await target.embedded?.stop();
+    throw error;
+  }
+  return {
+    orm,
+    target,
+    async close() {
+      await orm.close();
+      await target.embedded?.stop();
+    },
+  };
+}

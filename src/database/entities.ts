@@ -1,0 +1,7 @@
+import { CreditPack } from '../billing/credit-pack.entity.js';
+import { StripeEvent } from '../billing/stripe-event.entity.js';
+import { CreditTransaction } from '../credits/credit-transaction.entity.js';
+import { User } from '../users/user.entity.js';
+import { Workshop } from '../workshops/workshop.entity.js';
+
+export const entities = [User, Workshop, CreditTransaction, CreditPack, StripeEvent];

@@ -1,0 +1,39 @@
+import { Migrator } from '@mikro-orm/migrations';
+import { defineConfig, type Options } from '@mikro-orm/postgresql';
+import { SeedManager } from '@mikro-orm/seeder';
+import { migrationsList } from '../../migrations/index.js';
+import { entities } from './entities.js';
+
+export interface OrmOptionsInput {
+  clientUrl: string;
+  /** Connection pool size; PostgreSQL's own limit applies across all instances. */
+  poolMax?: number;
+  debug?: boolean;
+}
+
+/** The one MikroORM configuration, used by the server, the CLI, the seeder, tests and the benchmark. */
+export function ormOptions({ clientUrl, poolMax = 20, debug = false }: OrmOptionsInput): Options {
+  return defineConfig({
+    clientUrl,
+    entities,
+    extensions: [Migrator, SeedManager],
+    debug,
+    // Entities are listed explicitly; nothing is discovered from the file system at run time.
+    discovery: { warnWhenNoEntities: true },
+    forceUtcTimezone: true,
+    pool: { min: 0, max: poolMax, idleTimeoutMillis: 30_000 },
+    driverOptions: { connectionTimeoutMillis: 5_000 },
+    migrations: {
+      tableName: 'mikro_orm_migrations',
+      migrationsList,
+      path: './migrations',
+      pathTs: './migrations',
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+      silent: true,
+      emit: 'ts',
+    },
+    seeder: { path: './seeders', pathTs: './seeders', defaultSeeder: 'DatabaseSeeder', emit: 'ts' },
+  });
+}

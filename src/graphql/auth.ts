@@ -1,0 +1,96 @@
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import type { AuthConfig } from '../config.js';
+import { unauthenticated } from './errors.js';
+
+/** What a verified token tells us about its bearer. */
+export interface VerifiedIdentity {
+  /** The token's `sub`: the user's clerkUserId. */
+  subject: string;
+  email?: string;
+  firstName?: string;
+  lastName?: string;
+  imageUrl?: string;
+}
+
+export type TokenVerifier = (token: string) => Promise<VerifiedIdentity>;
+
+const CLOCK_TOLERANCE_SECONDS = 5;
+const MAX_TOKEN_LENGTH = 8192;
+
+const optionalString = (payload: JWTPayload, ...names: string[]): string | undefined => {
+  for (const name of names) {
+    const value = payload[name];
+    if (typeof value === 'string' && value.length > 0 && value.length <= 512) return value;
+  }
+  return undefined;
+};
+
+function identityFrom(payload: JWTPayload): VerifiedIdentity {
+  const subject = payload.sub;
+  if (typeof subject !== 'string' || subject.length === 0 || subject.length > 255) {
+    throw unauthenticated('Token has no usable subject');
+  }
+  return {
+    subject,
+    email: optionalString(payload, 'email'),
+    firstName: optionalString(payload, 'given_name', 'first_name'),
+    lastName: optionalString(payload, 'family_name', 'last_name'),
+    imageUrl: optionalString(payload, 'picture', 'image_url'),
+  };
+}
+
+/**
+ * Verifies bearer tokens: HS256 against AUTH_JWT_SECRET, RS256 against AUTH_JWKS_URL (Clerk). Each key is used only
+ * with its own algorithm, so `alg: none` and algorithm confusion (an HS256 token signed with the public key) fail.
+ */
+export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
+  const secret = auth.jwtSecret ? new TextEncoder().encode(auth.jwtSecret) : undefined;
+  const jwks = auth.jwksUrl ? createRemoteJWKSet(new URL(auth.jwksUrl), { cooldownDuration: 30_000 }) : undefined;
+  const common = { clockTolerance: CLOCK_TOLERANCE_SECONDS, ...(auth.issuer ? { issuer: auth.issuer } : {}) };
+
+  return async (token) => {
+    if (token.length > MAX_TOKEN_LENGTH) throw unauthenticated('Token is too long');
+    let alg: string | undefined;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      throw unauthenticated('Malformed token');
+    }
+    try {
+      if (alg === 'HS256' && secret) {
+        return identityFrom((await jwtVerify(token, secret, { ...common, algorithms: ['HS256'] })).payload);
+      }
+      if (alg === 'RS256' && jwks) {
+        return identityFrom((await jwtVerify(token, jwks, { ...common, algorithms: ['RS256'] })).payload);
+      }
+    } catch (error) {
+      if (error instanceof Error && 'extensions' in error) throw error;
+      throw unauthenticated(describeJoseError(error));
+    }
+    throw unauthenticated(`Tokens signed with ${alg ?? 'no algorithm'} are not accepted`);
+  };
+}
+
+function describeJoseError(error: unknown): string {
+  const code = (error as { code?: string }).code;
+  switch (code) {
+    case 'ERR_JWT_EXPIRED':
+      return 'Token has expired';
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
+      return `Token claim rejected: ${(error as { claim?: string }).claim ?? 'unknown'}`;
+    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
+      return 'Token signature is invalid';
+    default:
+      return 'Invalid token';
+  }
+}
+
+/** Signs an HS256 token, for the development banner and local tooling. */
+export async function issueHs256Token(secret: string, subject: string, claims: JWTPayload = {}, ttl = '30d') {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(subject)
+    .setIssuedAt()
+    .setExpirationTime(ttl)
+    .sign(new TextEncoder().encode(secret));
+}

@@ -1,0 +1,61 @@
+import { badUserInput } from './errors.js';
+import { isPrefixedId, type IdPrefix } from '../database/ids.js';
+
+/** Input checks shared by resolvers. Each names the offending field in a BAD_USER_INPUT error. */
+
+export function intInRange(field: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw badUserInput(field, `must be a whole number from ${min} to ${max.toLocaleString('en-US')}`);
+  }
+  return value;
+}
+
+export function text(field: string, value: string, { min = 1, max }: { min?: number; max: number }): string {
+  const trimmed = value.trim();
+  if (trimmed.length < min) throw badUserInput(field, min === 1 ? 'must not be empty' : `must be at least ${min} characters`);
+  if (trimmed.length > max) throw badUserInput(field, `must be at most ${max} characters`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(trimmed)) throw badUserInput(field, 'must not contain control characters');
+  return trimmed;
+}
+
+export function optionalText(field: string, value: string | null | undefined, max: number): string | undefined {
+  return value === null || value === undefined ? undefined : text(field, value, { max });
+}
+
+export function idOf(prefix: IdPrefix, field: string, value: string): string {
+  if (!isPrefixedId(prefix, value)) throw badUserInput(field, `must be an id of the form ${prefix}_...`);
+  return value;
+}
+
+const FEATURE = /^[a-z0-9_.-]{1,64}$/;
+export function featureKey(field: string, value: string): string {
+  if (!FEATURE.test(value)) throw badUserInput(field, 'must be 1..64 characters of a-z, 0-9, "_", "." or "-"');
+  return value;
+}
+
+export function idempotencyKey(field: string, value: string): string {
+  if (value.length < 1 || value.length > 255) throw badUserInput(field, 'must be 1..255 characters');
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw badUserInput(field, 'must not contain control characters');
+  return value;
+}
+
+const MAX_METADATA_BYTES = 8 * 1024;
+export function metadataObject(field: string, value: unknown): Record<string, unknown> | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) throw badUserInput(field, 'must be a JSON object');
+  if (Buffer.byteLength(JSON.stringify(value)) > MAX_METADATA_BYTES) throw badUserInput(field, 'must be at most 8 KiB of JSON');
+  return value as Record<string, unknown>;
+}
+
+export function httpUrl(field: string, value: string | null | undefined): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  try {
+    const url = new URL(value);
+    if (url.protocol === 'https:' || url.protocol === 'http:') return url.toString();
+  } catch {
+    // fall through
+  }
+  throw badUserInput(field, 'must be an http(s) URL');
+}

@@ -1,0 +1,96 @@
+import 'reflect-metadata';
+import type { Server } from 'node:http';
+import { createApp } from './app.js';
+import { createStripeClient } from './billing/stripe.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { openDatabase } from './database/database.js';
+import { seedIfEmpty } from './database/seed.js';
+import { ensureDevelopmentSecret } from './dev-secret.js';
+import { createTokenVerifier, issueHs256Token } from './graphql/auth.js';
+import { createLogger, type Logger } from './logger.js';
+import { DEMO_USER } from '../seeders/demo-data.js';
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** Set while starting: stops what start-up already opened (the embedded cluster above all) if a later step fails. */
+let closeOnFailure: (() => Promise<void>) | undefined;
+
+async function banner(config: Config, url: string, log: Logger) {
+  const lines = [`Tally is ready: ${url}/graphql${config.isProduction ? '' : '  (Apollo Sandbox in the browser)'}`];
+  if (!config.isProduction && config.auth.jwtSecret) {
+    const token = await issueHs256Token(config.auth.jwtSecret, DEMO_USER.clerkUserId, {
+      email: DEMO_USER.email,
+      given_name: DEMO_USER.firstName,
+    });
+    lines.push(`Demo user ${DEMO_USER.clerkUserId}; paste this header into Sandbox's Headers tab:`, `  Authorization: Bearer ${token}`);
+  }
+  lines.push('Health: ' + `${url}/healthz`, 'Stop with Ctrl-C.');
+  log.info({ url: `${url}/graphql` }, 'ready');
+  process.stderr.write(`\n${lines.join('\n')}\n\n`);
+}
+
+async function main() {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`tally: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const log = createLogger(config.logLevel);
+  config = await ensureDevelopmentSecret(config);
+  log.info({ env: config.env, port: config.port, database: config.databaseUrl ? 'DATABASE_URL' : `embedded in ${config.dataDir}` }, 'starting');
+
+  const database = await openDatabase(config, log);
+  closeOnFailure = () => database.close();
+  if (database.target.embedded) await seedIfEmpty(database.orm, config, log);
+
+  const services = {
+    config,
+    log,
+    orm: database.orm,
+    verifyToken: createTokenVerifier(config.auth),
+    stripe: createStripeClient(config.stripe),
+  };
+  if (!services.stripe) log.warn('STRIPE_SECRET_KEY is not set: createCheckoutSession answers BILLING_NOT_CONFIGURED');
+  const { app, apollo } = await createApp(services);
+
+  const server: Server = await new Promise((resolve, reject) => {
+    const listening = app.listen(config.port, (error?: Error) => (error ? reject(error) : resolve(listening)));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  await banner(config, `http://localhost:${port}`, log);
+  closeOnFailure = undefined;
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down: finishing in-flight requests');
+    const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    clearTimeout(force);
+    await apollo.stop();
+    await database.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch(async (error: unknown) => {
+  process.stderr.write(`tally: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  await closeOnFailure?.().catch(() => undefined);
+  process.exit(1);
+});

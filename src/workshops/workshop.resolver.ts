@@ -1,0 +1,46 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { CreditTransaction } from '../credits/credit-transaction.entity.js';
+import { DEFAULT_PAGE_SIZE } from '../graphql/pagination.js';
+import { viewerOf, type Context } from '../graphql/context.js';
+import { idOf, text } from '../graphql/validation.js';
+import { Workshop } from './workshop.entity.js';
+import { CreateWorkshopInput } from './workshop.input.js';
+import { listWorkshops, WorkshopConnection } from './workshop-list.js';
+
+@Resolver(() => Workshop)
+export class WorkshopResolver {
+  @Authorized()
+  @Query(() => WorkshopConnection, { description: "The viewer's workshops, newest first." })
+  workshops(
+    @Arg('first', () => Int, { nullable: true, defaultValue: DEFAULT_PAGE_SIZE }) first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Ctx() ctx: Context,
+  ) {
+    return listWorkshops(ctx.em, viewerOf(ctx).id, { first, after });
+  }
+
+  @Authorized()
+  @Query(() => Workshop, { nullable: true, description: "One of the viewer's workshops; null when there is none with this id." })
+  async workshop(@Arg('id', () => ID) id: string, @Ctx() ctx: Context) {
+    return ctx.em.findOne(Workshop, { id: idOf('ws', 'id', id), owner: viewerOf(ctx).id, deletedAt: null });
+  }
+
+  @Authorized()
+  @Mutation(() => Workshop)
+  async createWorkshop(@Arg('input', () => CreateWorkshopInput) input: CreateWorkshopInput, @Ctx() ctx: Context) {
+    const workshop = ctx.em.create(Workshop, { owner: viewerOf(ctx), title: text('input.title', input.title, { max: 200 }) });
+    await ctx.em.flush();
+    return workshop;
+  }
+
+  @Authorized()
+  @Mutation(() => CreditTransaction, { description: 'Charges WORKSHOP_CREDIT_COST once per workshop; later calls return that charge.' })
+  consumeWorkshopCredit(@Arg('workshopId', () => ID) workshopId: string, @Ctx() ctx: Context) {
+    return ctx.ledger.chargeWorkshop(viewerOf(ctx), idOf('ws', 'workshopId', workshopId));
+  }
+
+  @FieldResolver(() => [CreditTransaction])
+  creditTransactions(@Root() workshop: Workshop, @Ctx() ctx: Context) {
+    return ctx.loaders.transactionsByWorkshop.load(workshop.id);
+  }
+}
