@@ -3,7 +3,7 @@ import { CreditHistoryFilter, CreditTransactionConnection, creditHistory } from 
 import { DEFAULT_PAGE_SIZE } from '../graphql/pagination.js';
 import { viewerOf, type Context } from '../graphql/context.js';
 import { idOf } from '../graphql/validation.js';
-import { listWorkshops, WorkshopConnection } from '../workshops/workshop-list.js';
+import { WorkshopConnection } from '../workshops/workshop-list.js';
 import { completeOnboarding, OnboardingState, onboardingStateOf } from './onboarding.js';
 import { ADMIN_ROLE, User } from './user.entity.js';
 
@@ -46,7 +46,7 @@ export class UserResolver {
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Ctx() ctx: Context,
   ) {
-    return listWorkshops(ctx.em, user.id, { first, after });
+    return ctx.loaders.workshopPages.load({ userId: user.id, first, after });
   }
 
   @FieldResolver(() => CreditTransactionConnection)

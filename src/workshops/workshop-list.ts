@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import DataLoader from 'dataloader';
 import { Field, ObjectType } from 'type-graphql';
 import { badUserInput } from '../graphql/errors.js';
 import { decodeCursor, encodeCursor, PageInfo, pageSize, slicePage } from '../graphql/pagination.js';
@@ -24,27 +25,85 @@ export class WorkshopConnection {
 
 const CURSOR_KIND = 'ws';
 
-/** A user's workshops, newest first, keyset-paginated on (created_at, id). */
-export async function listWorkshops(
-  em: EntityManager,
-  userId: string,
-  args: { first: number | null; after?: string | null },
-): Promise<WorkshopConnection> {
+/** MikroORM expands array parameters into lists, so arrays travel as a PostgreSQL array literal. */
+const pgTextArray = (values: string[]) => `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
+
+interface PageRequest {
+  userId: string;
+  first: number | null;
+  after?: string | null;
+}
+
+/** Parses the page arguments once; errors name the offending argument. */
+function keyset(args: Omit<PageRequest, 'userId'>) {
   const size = pageSize(args.first);
   const position = decodeCursor(CURSOR_KIND, args.after, 2);
-  let after = {};
-  if (position) {
-    const [createdAt, id] = position as [string, string];
-    const at = new Date(createdAt);
-    if (Number.isNaN(at.getTime())) throw badUserInput('after', 'is not a cursor from this list');
-    after = { $or: [{ createdAt: { $lt: at } }, { createdAt: at, id: { $lt: id } }] };
-  }
+  if (!position) return { size };
+  const [createdAt, id] = position as [string, string];
+  const at = new Date(createdAt);
+  if (Number.isNaN(at.getTime())) throw badUserInput('after', 'is not a cursor from this list');
+  return { size, at, id };
+}
+
+function connection(rows: Workshop[], size: number): WorkshopConnection {
+  const { items, hasNextPage } = slicePage(rows, size);
+  const edges = items.map((node) => ({ node, cursor: encodeCursor(CURSOR_KIND, [node.createdAt.toISOString(), node.id]) }));
+  return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+}
+
+/** A user's workshops, newest first, keyset-paginated on (created_at, id). */
+export async function listWorkshops(em: EntityManager, userId: string, args: Omit<PageRequest, 'userId'>): Promise<WorkshopConnection> {
+  const { size, at, id } = keyset(args);
+  const after = at ? { $or: [{ createdAt: { $lt: at } }, { createdAt: at, id: { $lt: id } }] } : {};
   const rows = await em.find(
     Workshop,
     { owner: userId, deletedAt: null, ...after },
     { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], limit: size + 1 },
   );
-  const { items, hasNextPage } = slicePage(rows, size);
-  const edges = items.map((node) => ({ node, cursor: encodeCursor(CURSOR_KIND, [node.createdAt.toISOString(), node.id]) }));
-  return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+  return connection(rows, size);
+}
+
+/**
+ * Pages of workshops for many users in one statement per distinct (first, after): a lateral join takes each
+ * owner's newest rows through the (user_id, created_at, id) index.
+ */
+export function createWorkshopPageLoader(em: EntityManager) {
+  return new DataLoader<PageRequest, WorkshopConnection, string>(
+    async (requests) => {
+      const groups = new Map<string, PageRequest[]>();
+      for (const request of requests) {
+        const key = JSON.stringify([request.first, request.after ?? null]);
+        groups.set(key, [...(groups.get(key) ?? []), request]);
+      }
+      const pages = new Map<PageRequest, WorkshopConnection | Error>();
+      for (const group of groups.values()) {
+        let parsed: ReturnType<typeof keyset>;
+        try {
+          parsed = keyset(group[0]!);
+        } catch (error) {
+          for (const request of group) pages.set(request, error as Error);
+          continue;
+        }
+        const { size, at, id } = parsed;
+        const rows = await em.execute<Record<string, unknown>[]>(
+          `select w.* from unnest(?::text[]) as owner(id)
+           cross join lateral (
+             select * from workshops
+             where user_id = owner.id and deleted_at is null
+               and (?::timestamptz is null or (created_at, id) < (?::timestamptz, ?::text))
+             order by created_at desc, id desc limit ?
+           ) w`,
+          [pgTextArray(group.map((r) => r.userId)), at ?? null, at ?? null, id ?? null, size + 1],
+        );
+        const byOwner = new Map<string, Workshop[]>();
+        for (const row of rows) {
+          const owner = String(row.user_id);
+          byOwner.set(owner, [...(byOwner.get(owner) ?? []), em.map(Workshop, row)]);
+        }
+        for (const request of group) pages.set(request, connection(byOwner.get(request.userId) ?? [], size));
+      }
+      return requests.map((request) => pages.get(request)!);
+    },
+    { cacheKeyFn: (request) => JSON.stringify([request.userId, request.first, request.after ?? null]) },
+  );
 }
