@@ -44,7 +44,10 @@ function identityFrom(payload: JWTPayload): VerifiedIdentity {
  * with its own algorithm, so `alg: none` and algorithm confusion (an HS256 token signed with the public key) fail.
  */
 export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
-  const secret = auth.jwtSecret ? new TextEncoder().encode(auth.jwtSecret) : undefined;
+  // Imported once: handing jose raw bytes would import the HMAC key again on every request.
+  const secret = auth.jwtSecret
+    ? crypto.subtle.importKey('raw', new TextEncoder().encode(auth.jwtSecret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
+    : undefined;
   const jwks = auth.jwksUrl ? createRemoteJWKSet(new URL(auth.jwksUrl), { cooldownDuration: 30_000 }) : undefined;
   const common = { clockTolerance: CLOCK_TOLERANCE_SECONDS, ...(auth.issuer ? { issuer: auth.issuer } : {}) };
 
@@ -58,7 +61,7 @@ export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
     }
     try {
       if (alg === 'HS256' && secret) {
-        return identityFrom((await jwtVerify(token, secret, { ...common, algorithms: ['HS256'] })).payload);
+        return identityFrom((await jwtVerify(token, await secret, { ...common, algorithms: ['HS256'] })).payload);
       }
       if (alg === 'RS256' && jwks) {
         return identityFrom((await jwtVerify(token, jwks, { ...common, algorithms: ['RS256'] })).payload);
