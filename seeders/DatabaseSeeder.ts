@@ -12,7 +12,8 @@ export class DatabaseSeeder extends Seeder {
   static workshopCreditCost = 1;
 
   async run(em: EntityManager): Promise<void> {
-    const ledger = new Ledger(em, { workshopCreditCost: DatabaseSeeder.workshopCreditCost });
+    const cost = DatabaseSeeder.workshopCreditCost;
+    const ledger = new Ledger(em, { workshopCreditCost: cost });
     const u = SEED_USERS;
     for (const pack of SEED_PACKS) {
       await em.execute(
@@ -44,7 +45,9 @@ export class DatabaseSeeder extends Seeder {
     };
 
     // Demo user: the one the start-up banner prints a token for.
-    await grant(u.demo, 20, 'demo-welcome');
+    // Grants that pay for workshop charges scale with WORKSHOP_CREDIT_COST, or a costlier setting fails the seed
+    // (and with it the first `npm start`) on INSUFFICIENT_CREDITS. At the default cost the amounts are unchanged.
+    await grant(u.demo, Math.max(20, cost), 'demo-welcome');
     await purchase(u.demo, 1, 'cs_seed_demo_1', 'paid');
     await consume(u.demo, 2, 'document_generation', 'demo-doc-1');
     await insertWorkshops(em, u.demo, 3);
@@ -67,10 +70,10 @@ export class DatabaseSeeder extends Seeder {
 
     await grant(u.onboarding, 3, 'onboarding-welcome');
     await insertWorkshops(em, u.workshops, WORKSHOP_COUNT);
-    await grant(u.workshops, 10, 'workshops-welcome');
+    await grant(u.workshops, 10 * cost, 'workshops-welcome');
     for (let i = 1; i <= 10; i++) await ledger.chargeWorkshop(asViewer(u.workshops), workshopId(u.workshops, i));
 
-    await grant(u.exact, DatabaseSeeder.workshopCreditCost, 'exact-welcome', 'Exactly one workshop');
+    await grant(u.exact, cost, 'exact-welcome', 'Exactly one workshop');
     await insertWorkshops(em, u.exact, 1);
 
     await purchase(u.purchases, 0, 'cs_seed_pending_1', 'pending');

@@ -1,30 +1,26 @@
-import { randomUUID } from 'node:crypto';
-import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import type { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type Request } from 'express';
 import type { GraphQLSchema } from 'graphql';
+import { createStripeWebhookHandler } from './billing/webhook.js';
 import { Ledger } from './credits/ledger.js';
+import { createApolloServer } from './graphql/apollo.js';
 import type { Context } from './graphql/context.js';
-import { createErrorFormatter } from './graphql/format-error.js';
+import { unauthenticated } from './graphql/errors.js';
 import { createLoaders } from './graphql/loaders.js';
 import { buildTallySchema } from './graphql/schema.js';
-import { unauthenticated } from './graphql/errors.js';
+import { accessLog } from './ops/access-log.js';
+import { healthChecks } from './ops/health.js';
+import { httpErrorHandler } from './ops/http-errors.js';
+import { metricsRoute } from './ops/metrics-route.js';
+import { createMetrics } from './ops/metrics.js';
+import { requestScope, requestScopeOf } from './ops/request-scope.js';
 import type { Services } from './services.js';
 import { provisionUser } from './users/provisioning.js';
-import { createStripeWebhookHandler } from './billing/webhook.js';
 
 export interface App {
   app: express.Express;
   apollo: ApolloServer<Context>;
-}
-
-const REQUEST_ID = /^[\w.:-]{1,100}$/;
-
-function requestIdOf(req: Request): string {
-  const header = req.get('x-request-id');
-  return header && REQUEST_ID.test(header) ? header : randomUUID();
 }
 
 function bearerToken(req: Request): string | undefined {
@@ -35,36 +31,22 @@ function bearerToken(req: Request): string | undefined {
   return match[1];
 }
 
-/** The HTTP surface: /graphql, /webhooks/stripe and /healthz, nothing else. */
+/** The HTTP surface: /graphql, /webhooks/stripe, and the operator's /healthz, /readyz and /metrics. */
 export async function createApp(services: Services, schema?: GraphQLSchema): Promise<App> {
   const { config, log, orm } = services;
-  const apollo = new ApolloServer<Context>({
-    schema: schema ?? (await buildTallySchema()),
-    introspection: !config.isProduction,
-    includeStacktraceInErrorResponses: false,
-    csrfPrevention: true,
-    allowBatchedHttpRequests: false,
-    // main.ts owns shutdown: drain HTTP first, then Apollo, then the database.
-    stopOnTerminationSignals: false,
-    formatError: createErrorFormatter(log, !config.isProduction),
-    plugins: [
-      config.isProduction ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
-    ],
-  });
+  const metrics = await createMetrics(orm);
+  const apollo = createApolloServer(services, schema ?? (await buildTallySchema()), metrics);
   await apollo.start();
 
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  app.use(requestScope(metrics), accessLog(log));
 
-  app.get('/healthz', async (_req, res) => {
-    try {
-      await orm.em.getConnection().execute('select 1');
-      res.json({ status: 'ok' });
-    } catch {
-      res.status(503).json({ status: 'unavailable', reason: 'database unreachable' });
-    }
-  });
+  const { healthz, readyz } = healthChecks(orm);
+  app.get('/healthz', healthz);
+  app.get('/readyz', readyz);
+  app.get('/metrics', metricsRoute(metrics, config.metricsToken));
 
   // Stripe signs the exact bytes it sent, so this route (and only this one) reads the raw body.
   app.post('/webhooks/stripe', express.raw({ type: '*/*', limit: '256kb' }), createStripeWebhookHandler(services));
@@ -74,12 +56,11 @@ export async function createApp(services: Services, schema?: GraphQLSchema): Pro
     express.json({ limit: '64kb' }),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<Context> => {
-        const requestId = requestIdOf(req);
-        res.setHeader('x-request-id', requestId);
+        const { requestId } = requestScopeOf(res);
         const em = orm.em.fork();
-        const requestLog = log.child({ requestId });
         const ledger = new Ledger(em, { workshopCreditCost: config.workshopCreditCost, requestId });
-        const context: Context = { em, requestId, log: requestLog, loaders: createLoaders(em), ledger, services };
+        // Every line this logger writes during the request carries its requestId (see logger.ts).
+        const context: Context = { em, requestId, log, loaders: createLoaders(em), ledger, services };
         const token = bearerToken(req);
         if (token !== undefined) {
           const identity = await services.verifyToken(token);
@@ -93,5 +74,6 @@ export async function createApp(services: Services, schema?: GraphQLSchema): Pro
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
   });
+  app.use(httpErrorHandler(log));
   return { app, apollo };
 }

@@ -24,6 +24,13 @@ export interface StripeConfig {
   apiBase?: URL;
 }
 
+export interface RateLimitConfig {
+  /** Mutations a user may run per minute on one instance; 0 turns the limit off. */
+  mutationsPerMinute: number;
+  /** How many mutations a user may run back to back before the per-minute rate applies. */
+  burst: number;
+}
+
 export interface Config {
   env: 'development' | 'production' | 'test';
   isProduction: boolean;
@@ -37,6 +44,9 @@ export interface Config {
   stripe?: StripeConfig;
   appUrl: string;
   logLevel: string;
+  rateLimit: RateLimitConfig;
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  metricsToken?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -59,7 +69,9 @@ function url(env: Env, name: string, protocols: string[]): URL | undefined {
   try {
     parsed = new URL(raw);
   } catch {
-    throw new ConfigError(name, `expected a URL, got "${raw}"`);
+    // A connection string that fails to parse can still hold a password; keep it out of logs.
+    const shown = /:[^/]*@/.test(raw) ? 'a value with credentials (not shown)' : `"${raw}"`;
+    throw new ConfigError(name, `expected a URL, got ${shown}`);
   }
   if (!protocols.includes(parsed.protocol)) {
     throw new ConfigError(name, `expected a ${protocols.join(' or ')} URL, got "${parsed.protocol}"`);
@@ -88,6 +100,10 @@ function stripeConfig(env: Env): StripeConfig | undefined {
   const secretKey = blankToUndefined(env.STRIPE_SECRET_KEY);
   const webhookSecret = blankToUndefined(env.STRIPE_WEBHOOK_SECRET);
   const apiBase = url(env, 'STRIPE_API_BASE', ['http:', 'https:']);
+  // Checked first: a webhook-only set-up (no secret key) must not accept a malformed secret either.
+  if (webhookSecret !== undefined && !webhookSecret.startsWith('whsec_')) {
+    throw new ConfigError('STRIPE_WEBHOOK_SECRET', 'expected a webhook signing secret (whsec_...)');
+  }
   if (secretKey === undefined) {
     if (apiBase) throw new ConfigError('STRIPE_SECRET_KEY', 'required when STRIPE_API_BASE is set');
     return webhookSecret ? { secretKey: '', webhookSecret } : undefined;
@@ -95,10 +111,20 @@ function stripeConfig(env: Env): StripeConfig | undefined {
   if (!/^(sk|rk)_(test|live)_\w+$/.test(secretKey)) {
     throw new ConfigError('STRIPE_SECRET_KEY', 'expected a Stripe secret key (sk_test_..., sk_live_... or rk_...)');
   }
-  if (webhookSecret !== undefined && !webhookSecret.startsWith('whsec_')) {
-    throw new ConfigError('STRIPE_WEBHOOK_SECRET', 'expected a webhook signing secret (whsec_...)');
-  }
   return { secretKey, webhookSecret, apiBase };
+}
+
+function rateLimitConfig(env: Env, nodeEnvValue: Config['env']): RateLimitConfig {
+  // Tests drive many mutations from one user as fast as they can; a test that needs the limit sets it.
+  const mutationsPerMinute = integer(env, 'RATE_LIMIT_MUTATIONS_PER_MINUTE', nodeEnvValue === 'test' ? 0 : 600, 0, 1_000_000);
+  const burst = integer(env, 'RATE_LIMIT_MUTATION_BURST', Math.max(1, Math.min(120, mutationsPerMinute)), 1, 1_000_000);
+  return { mutationsPerMinute, burst };
+}
+
+function metricsToken(env: Env): string | undefined {
+  const token = blankToUndefined(env.METRICS_TOKEN);
+  if (token !== undefined && token.length < 16) throw new ConfigError('METRICS_TOKEN', 'must be at least 16 characters');
+  return token;
 }
 
 /** The only reader of process.env. Every value is validated; the first bad one throws a ConfigError. */
@@ -132,6 +158,8 @@ export function loadConfig(env: Env = process.env): Config {
     stripe: stripeConfig(env),
     appUrl,
     logLevel,
+    rateLimit: rateLimitConfig(env, nodeEnvValue),
+    metricsToken: metricsToken(env),
   };
   if (config.isProduction && !auth.jwtSecret && !auth.jwksUrl) {
     throw new ConfigError('AUTH_JWKS_URL', 'production needs AUTH_JWKS_URL + AUTH_ISSUER or AUTH_JWT_SECRET');

@@ -1,13 +1,21 @@
 import { pino, type Logger } from 'pino';
+import { currentRequestScope } from './ops/request-scope.js';
 
 export type { Logger };
 
-/** Structured JSON logs on stdout; one line per event, with the request id bound on request-scoped children. */
+/**
+ * Structured JSON logs, one line per event. A line written while serving a request carries that request's
+ * `requestId`, whichever logger wrote it.
+ */
 export function createLogger(level: string): Logger {
   return pino({
     level,
     base: { service: 'tally' },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: ['req.headers.authorization', 'req.headers["stripe-signature"]', '*.password'], remove: true },
+    mixin: () => {
+      const scope = currentRequestScope();
+      return scope ? { requestId: scope.requestId } : {};
+    },
   });
 }

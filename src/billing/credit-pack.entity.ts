@@ -42,3 +42,7 @@ export class CreditPack {
   @Property({ type: 'timestamptz', defaultRaw: 'now()', onUpdate: () => new Date() })
   updatedAt: Date = new Date();
 }
+
+/** The description of a purchase row for this pack. */
+export const purchaseDescription = (pack: Pick<CreditPack, 'name' | 'credits'>) =>
+  `${pack.name}: ${pack.credits} credit${pack.credits === 1 ? '' : 's'}`;

@@ -57,12 +57,13 @@ type Row = Record<string, unknown>;
 
 const IDEMPOTENCY_CONSTRAINT = 'credit_transactions_user_idempotency_key_unique';
 const WORKSHOP_CHARGE_CONSTRAINT = 'credit_transactions_workshop_charge_unique';
+export const STRIPE_SESSION_CONSTRAINT = 'credit_transactions_stripe_session_id_unique';
 
 /**
  * Moves the balance by `amount` unless that would take it below zero, and appends the COMPLETED row carrying the
  * balance that resulted. No row comes back when the balance was too small; then nothing was written.
  */
-const POST_SQL = `
+export const POST_SQL = `
 with moved as (
   update users set credit_balance = credit_balance + ?, updated_at = now()
   where id = ? and credit_balance + ? >= 0
@@ -283,6 +284,30 @@ export class Ledger {
         metadata: { ...request.metadata, unrecoveredCredits: credits - recovered, refundedCreditsTotal: target },
       });
       return { outcome: 'reversed', transaction: row! };
+    });
+  }
+
+  /**
+   * Credits a paid Checkout Session that has no PENDING row (made outside this API): records the purchase and
+   * completes it in one transaction. Concurrent deliveries race on the unique session id; the loser waits for the
+   * winner's row, then finds it COMPLETED, so the session is credited once.
+   */
+  async completeUnrecordedPurchase(purchase: {
+    userId: string;
+    credits: number;
+    description: string;
+    stripeSessionId: string;
+    paymentIntentId: string | null;
+    metadata?: LedgerMetadata;
+  }): Promise<PurchaseOutcome> {
+    return this.em.transactional(async (em) => {
+      const ledger = new Ledger(em, this.options);
+      try {
+        await em.transactional((savepoint) => ledger.recordPendingPurchase({ ...purchase, em: savepoint }));
+      } catch (error) {
+        if (!isUniqueViolation(error, STRIPE_SESSION_CONSTRAINT)) throw error;
+      }
+      return ledger.completePurchase(purchase.stripeSessionId, purchase.paymentIntentId);
     });
   }
 

@@ -13,20 +13,23 @@ export interface Database {
 /** Connects (starting the embedded cluster when DATABASE_URL is unset) and applies pending migrations. */
 export async function openDatabase(config: Config, log: Logger): Promise<Database> {
   const target = await resolveDatabase(config, (message) => log.info(message));
-  const orm = await MikroORM.init(ormOptions({ clientUrl: target.url }));
+  let orm: MikroORM | undefined;
   try {
+    // Inside the try: init fails too (an entity metadata error, a refused connection), and the cluster must stop then.
+    orm = await MikroORM.init(ormOptions({ clientUrl: target.url }));
     const applied = await orm.migrator.up();
     log.info({ applied: applied.map((m) => m.name) }, applied.length ? `applied ${applied.length} migration(s)` : 'schema is up to date');
   } catch (error) {
-    await orm.close();
+    await orm?.close();
     await target.embedded?.stop();
     throw error;
   }
+  const opened = orm;
   return {
-    orm,
+    orm: opened,
     target,
     async close() {
-      await orm.close();
+      await opened.close();
       await target.embedded?.stop();
     },
   };

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -182,9 +182,19 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   }
 
   const url = `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
-  if (created) await createDatabase(url);
-
   const stopArgs = ['stop', '-D', pgData, '-m', 'fast', '-w', '-s'];
+  try {
+    // Not only when `created`: a first start interrupted between initdb and this point leaves a cluster without it.
+    await createDatabase(url);
+  } catch (error) {
+    // No handle is returned, so nobody else could stop a server started here.
+    if (startedHere) {
+      await run(bin.pg_ctl, stopArgs, owner).catch(() => undefined);
+      await fs.rm(ownerFile, { force: true });
+    }
+    throw error;
+  }
+
   let stopped = false;
   return {
     url,
@@ -201,9 +211,18 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     stopSync() {
       if (stopped || !startedHere) return;
       stopped = true;
-      // Fast shutdown by signal: safe in an 'exit' handler, where nothing asynchronous runs.
-      const pid = readPidSync(pgData);
-      if (pid) process.kill(pid, 'SIGINT');
+      // An 'exit' handler runs nothing asynchronous, but a synchronous child does run. Waiting for the server to
+      // be gone matters: a command started right after this one would otherwise attach to a server shutting down.
+      try {
+        execFileSync(bin.pg_ctl, stopArgs, { ...owner, stdio: 'ignore', timeout: 60_000 });
+      } catch {
+        const pid = readPidSync(pgData);
+        try {
+          if (pid) process.kill(pid, 'SIGINT');
+        } catch {
+          // Already gone.
+        }
+      }
       rmSync(ownerFile, { force: true });
     },
   };

@@ -1,5 +1,5 @@
 import { Migrator } from '@mikro-orm/migrations';
-import { defineConfig, type Options } from '@mikro-orm/postgresql';
+import { DefaultLogger, defineConfig, type LogContext, type LoggerOptions, type Options } from '@mikro-orm/postgresql';
 import { SeedManager } from '@mikro-orm/seeder';
 import { migrationsList } from '../../migrations/index.js';
 import { entities } from './entities.js';
@@ -9,15 +9,33 @@ export interface OrmOptionsInput {
   /** Connection pool size; PostgreSQL's own limit applies across all instances. */
   poolMax?: number;
   debug?: boolean;
+  /** Called with every SQL statement the ORM sends (instrumentation, e.g. counting statements in tests). */
+  onQuery?: (sql: string) => void;
+}
+
+/** The default logger, also reporting each statement to `onQuery` whether or not debug output is on. */
+class QueryHookLogger extends DefaultLogger {
+  constructor(
+    options: LoggerOptions,
+    private readonly onQuery: (sql: string) => void,
+  ) {
+    super(options);
+  }
+
+  override logQuery(context: { query: string } & LogContext): void {
+    if ((context.namespace ?? 'query') === 'query') this.onQuery(context.query);
+    super.logQuery(context);
+  }
 }
 
 /** The one MikroORM configuration, used by the server, the CLI, the seeder, tests and the benchmark. */
-export function ormOptions({ clientUrl, poolMax = 20, debug = false }: OrmOptionsInput): Options {
+export function ormOptions({ clientUrl, poolMax = 20, debug = false, onQuery }: OrmOptionsInput): Options {
   return defineConfig({
     clientUrl,
     entities,
     extensions: [Migrator, SeedManager],
     debug,
+    ...(onQuery ? { loggerFactory: (options: LoggerOptions) => new QueryHookLogger(options, onQuery) } : {}),
     // Entities are listed explicitly; nothing is discovered from the file system at run time.
     discovery: { warnWhenNoEntities: true },
     forceUtcTimezone: true,

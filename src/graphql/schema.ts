@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { GraphQLSchema } from 'graphql';
 import { buildSchema, type AuthChecker } from 'type-graphql';
+import { BillingResolver } from '../billing/billing.resolver.js';
 import { CreditPackResolver } from '../billing/credit-pack.resolver.js';
 import { CreditsResolver } from '../credits/credits.resolver.js';
 import { UserResolver } from '../users/user.resolver.js';
@@ -15,7 +16,7 @@ const authChecker: AuthChecker<Context> = ({ context }, roles) => {
   return true;
 };
 
-export const resolvers = [UserResolver, WorkshopResolver, CreditsResolver, CreditPackResolver] as const;
+export const resolvers = [UserResolver, WorkshopResolver, CreditsResolver, CreditPackResolver, BillingResolver] as const;
 
 export function buildTallySchema(): Promise<GraphQLSchema> {
   return buildSchema({

@@ -2,6 +2,7 @@ import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver
 import { CreditTransaction } from '../credits/credit-transaction.entity.js';
 import { DEFAULT_PAGE_SIZE } from '../graphql/pagination.js';
 import { viewerOf, type Context } from '../graphql/context.js';
+import { notFound } from '../graphql/errors.js';
 import { idOf, text } from '../graphql/validation.js';
 import { Workshop } from './workshop.entity.js';
 import { CreateWorkshopInput } from './workshop.input.js';
@@ -20,9 +21,14 @@ export class WorkshopResolver {
   }
 
   @Authorized()
-  @Query(() => Workshop, { nullable: true, description: "One of the viewer's workshops; null when there is none with this id." })
+  @Query(() => Workshop, {
+    nullable: true,
+    description: "One of the viewer's workshops; NOT_FOUND when the viewer has none with this id (another user's included).",
+  })
   async workshop(@Arg('id', () => ID) id: string, @Ctx() ctx: Context) {
-    return ctx.em.findOne(Workshop, { id: idOf('ws', 'id', id), owner: viewerOf(ctx).id, deletedAt: null });
+    const workshop = await ctx.em.findOne(Workshop, { id: idOf('ws', 'id', id), owner: viewerOf(ctx).id, deletedAt: null });
+    if (!workshop) throw notFound('Workshop', id);
+    return workshop;
   }
 
   @Authorized()

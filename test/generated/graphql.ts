@@ -3,282 +3,6 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
-export type Maybe<T> = T | null;
-export type InputMaybe<T> = Maybe<T>;
-/** All built-in and custom scalars, mapped to their actual values */
-export type Scalars = {
-  ID: { input: string; output: string; }
-  String: { input: string; output: string; }
-  Boolean: { input: boolean; output: boolean; }
-  Int: { input: number; output: number; }
-  Float: { input: number; output: number; }
-  /** An ISO-8601 date-time string in UTC, e.g. 2026-11-24T09:30:00.000Z */
-  DateTime: { input: string; output: string; }
-  /** The `JSON` scalar type represents JSON values as specified by [ECMA-404](http://www.ecma-international.org/publications/files/ECMA-ST/ECMA-404.pdf). */
-  JSON: { input: unknown; output: unknown; }
-};
-
-export type ConsumeCreditsInput = {
-  /** 1 .. 1,000,000 */
-  amount: Scalars['Int']['input'];
-  description?: InputMaybe<Scalars['String']['input']>;
-  /** 1..64 characters of [a-z0-9_.-], e.g. "document_generation". */
-  feature: Scalars['String']['input'];
-  /** 1..255 characters, unique per user forever. A retry returns the original row. */
-  idempotencyKey: Scalars['String']['input'];
-  metadata?: InputMaybe<Scalars['JSON']['input']>;
-  workshopId?: InputMaybe<Scalars['ID']['input']>;
-};
-
-export type CreateWorkshopInput = {
-  /** 1..200 characters. */
-  title: Scalars['String']['input'];
-};
-
-export type CreditHistoryFilter = {
-  feature?: InputMaybe<Scalars['String']['input']>;
-  /** Rows created at or after this time. */
-  from?: InputMaybe<Scalars['DateTime']['input']>;
-  status?: InputMaybe<CreditTransactionStatus>;
-  /** Rows created before this time. */
-  to?: InputMaybe<Scalars['DateTime']['input']>;
-  type?: InputMaybe<CreditTransactionType>;
-  /** A workshop id (ws_...). */
-  workshopId?: InputMaybe<Scalars['ID']['input']>;
-};
-
-/** A pack of credits sold through Stripe Checkout. */
-export type CreditPack = {
-  __typename?: 'CreditPack';
-  credits: Scalars['Int']['output'];
-  /** ISO currency code, lower case as Stripe uses it. */
-  currency: Scalars['String']['output'];
-  id: Scalars['ID']['output'];
-  name: Scalars['String']['output'];
-  priceCents: Scalars['Int']['output'];
-};
-
-/** One entry of the append-only credit ledger. */
-export type CreditTransaction = {
-  __typename?: 'CreditTransaction';
-  /** Signed: +purchase/+grant, -consumption, -refund. */
-  amount: Scalars['Int']['output'];
-  /** The user's balance right after this row took effect. */
-  balanceAfter: Scalars['Int']['output'];
-  createdAt: Scalars['DateTime']['output'];
-  description: Scalars['String']['output'];
-  /** What was consumed, e.g. "workshop". */
-  feature?: Maybe<Scalars['String']['output']>;
-  id: Scalars['ID']['output'];
-  idempotencyKey?: Maybe<Scalars['String']['output']>;
-  metadata?: Maybe<Scalars['JSON']['output']>;
-  status: CreditTransactionStatus;
-  stripeSessionId?: Maybe<Scalars['String']['output']>;
-  type: CreditTransactionType;
-  workshop?: Maybe<Workshop>;
-};
-
-export type CreditTransactionConnection = {
-  __typename?: 'CreditTransactionConnection';
-  edges: Array<CreditTransactionEdge>;
-  pageInfo: PageInfo;
-};
-
-export type CreditTransactionEdge = {
-  __typename?: 'CreditTransactionEdge';
-  cursor: Scalars['String']['output'];
-  node: CreditTransaction;
-};
-
-export type CreditTransactionStatus =
-  | 'COMPLETED'
-  | 'FAILED'
-  | 'PENDING';
-
-export type CreditTransactionType =
-  | 'CONSUMPTION'
-  | 'GRANT'
-  | 'PURCHASE'
-  | 'REFUND';
-
-export type GrantCreditsInput = {
-  amount: Scalars['Int']['input'];
-  idempotencyKey: Scalars['String']['input'];
-  reason: Scalars['String']['input'];
-  userId: Scalars['ID']['input'];
-};
-
-/** Result of recomputing the ledger invariants from the rows themselves. */
-export type LedgerAudit = {
-  __typename?: 'LedgerAudit';
-  /** Users whose balance or running balanceAfter disagrees with their ledger. */
-  driftedUserIds: Array<Scalars['ID']['output']>;
-  ok: Scalars['Boolean']['output'];
-  usersChecked: Scalars['Int']['output'];
-};
-
-export type Mutation = {
-  __typename?: 'Mutation';
-  completeOnboarding: User;
-  /** Spends credits once per idempotency key. */
-  consumeCredits: CreditTransaction;
-  /** Charges WORKSHOP_CREDIT_COST once per workshop; later calls return that charge. */
-  consumeWorkshopCredit: CreditTransaction;
-  createWorkshop: Workshop;
-  /** Adds credits to a user (admin). Idempotent per user and key. */
-  grantCredits: CreditTransaction;
-};
-
-
-export type MutationConsumeCreditsArgs = {
-  input: ConsumeCreditsInput;
-};
-
-
-export type MutationConsumeWorkshopCreditArgs = {
-  workshopId: Scalars['ID']['input'];
-};
-
-
-export type MutationCreateWorkshopArgs = {
-  input: CreateWorkshopInput;
-};
-
-
-export type MutationGrantCreditsArgs = {
-  input: GrantCreditsInput;
-};
-
-export type OnboardingState = {
-  __typename?: 'OnboardingState';
-  complete: Scalars['Boolean']['output'];
-  /** The first completion; later calls keep it. */
-  completedAt?: Maybe<Scalars['DateTime']['output']>;
-};
-
-export type PageInfo = {
-  __typename?: 'PageInfo';
-  endCursor?: Maybe<Scalars['String']['output']>;
-  hasNextPage: Scalars['Boolean']['output'];
-};
-
-export type Query = {
-  __typename?: 'Query';
-  /** Recomputes the ledger invariants (admin); all users when userId is omitted. */
-  auditLedger: LedgerAudit;
-  /** The viewer's balance, read from the database now. */
-  creditBalance: Scalars['Int']['output'];
-  /** The viewer's ledger, newest first in posting order. */
-  creditHistory: CreditTransactionConnection;
-  /** The active credit packs, smallest first. Public: no token needed. */
-  creditPacks: Array<CreditPack>;
-  /** The authenticated user. */
-  me: User;
-  onboardingState: OnboardingState;
-  /** Any user, by id (admin). */
-  user?: Maybe<User>;
-  /** One of the viewer's workshops; null when there is none with this id. */
-  workshop?: Maybe<Workshop>;
-  /** The viewer's workshops, newest first. */
-  workshops: WorkshopConnection;
-};
-
-
-export type QueryAuditLedgerArgs = {
-  userId?: InputMaybe<Scalars['ID']['input']>;
-};
-
-
-export type QueryCreditHistoryArgs = {
-  after?: InputMaybe<Scalars['String']['input']>;
-  filter?: InputMaybe<CreditHistoryFilter>;
-  first?: InputMaybe<Scalars['Int']['input']>;
-};
-
-
-export type QueryUserArgs = {
-  id: Scalars['ID']['input'];
-};
-
-
-export type QueryWorkshopArgs = {
-  id: Scalars['ID']['input'];
-};
-
-
-export type QueryWorkshopsArgs = {
-  after?: InputMaybe<Scalars['String']['input']>;
-  first?: InputMaybe<Scalars['Int']['input']>;
-};
-
-/** A person who holds credits. Provisioned on the first authenticated request of a new `sub`. */
-export type User = {
-  __typename?: 'User';
-  clerkUserId: Scalars['String']['output'];
-  company?: Maybe<Scalars['String']['output']>;
-  createdAt: Scalars['DateTime']['output'];
-  /** Credits available now: the sum of this user's completed ledger rows. */
-  creditBalance: Scalars['Int']['output'];
-  creditTransactions: CreditTransactionConnection;
-  email?: Maybe<Scalars['String']['output']>;
-  firstName?: Maybe<Scalars['String']['output']>;
-  id: Scalars['ID']['output'];
-  imageUrl?: Maybe<Scalars['String']['output']>;
-  lastName?: Maybe<Scalars['String']['output']>;
-  onboardingComplete: Scalars['Boolean']['output'];
-  planTier: Scalars['String']['output'];
-  roles: Array<Scalars['String']['output']>;
-  stripeCustomerId?: Maybe<Scalars['String']['output']>;
-  updatedAt: Scalars['DateTime']['output'];
-  workshops: WorkshopConnection;
-};
-
-
-/** A person who holds credits. Provisioned on the first authenticated request of a new `sub`. */
-export type UserCreditTransactionsArgs = {
-  after?: InputMaybe<Scalars['String']['input']>;
-  filter?: InputMaybe<CreditHistoryFilter>;
-  first?: InputMaybe<Scalars['Int']['input']>;
-};
-
-
-/** A person who holds credits. Provisioned on the first authenticated request of a new `sub`. */
-export type UserWorkshopsArgs = {
-  after?: InputMaybe<Scalars['String']['input']>;
-  first?: InputMaybe<Scalars['Int']['input']>;
-};
-
-/** A unit of work that costs credits once. */
-export type Workshop = {
-  __typename?: 'Workshop';
-  createdAt: Scalars['DateTime']['output'];
-  /** When the workshop was charged; null until then. */
-  creditConsumedAt?: Maybe<Scalars['DateTime']['output']>;
-  creditTransactions: Array<CreditTransaction>;
-  id: Scalars['ID']['output'];
-  status: WorkshopStatus;
-  title: Scalars['String']['output'];
-  updatedAt: Scalars['DateTime']['output'];
-};
-
-export type WorkshopConnection = {
-  __typename?: 'WorkshopConnection';
-  edges: Array<WorkshopEdge>;
-  pageInfo: PageInfo;
-};
-
-export type WorkshopEdge = {
-  __typename?: 'WorkshopEdge';
-  cursor: Scalars['String']['output'];
-  node: Workshop;
-};
-
-export type WorkshopStatus =
-  | 'ACTIVE'
-  | 'COMPLETED'
-  | 'DRAFT'
-  | 'PAUSED';
-
 export type ConsumeCreditsInput = {
   /** 1 .. 1,000,000 */
   amount: number;
@@ -289,6 +13,15 @@ export type ConsumeCreditsInput = {
   idempotencyKey: string;
   metadata?: unknown;
   workshopId?: string | number | null | undefined;
+};
+
+export type CreateCheckoutSessionInput = {
+  /** Where Stripe sends the buyer on cancel; default from APP_URL. */
+  cancelUrl?: string | null | undefined;
+  /** A credit pack id from `creditPacks`. */
+  packId: string | number;
+  /** Where Stripe sends the buyer after paying; default from APP_URL. */
+  successUrl?: string | null | undefined;
 };
 
 export type CreateWorkshopInput = {
@@ -326,6 +59,13 @@ export type GrantCreditsInput = {
   userId: string | number;
 };
 
+export type RefundCreditsInput = {
+  /** 1..500 characters; becomes the REFUND row description. */
+  reason: string;
+  /** The PURCHASE transaction (ctx_...) to reverse. */
+  transactionId: string | number;
+};
+
 export type WorkshopStatus =
   | 'ACTIVE'
   | 'COMPLETED'
@@ -352,6 +92,62 @@ export type UserByIdQueryVariables = Exact<{
 
 
 export type UserByIdQuery = { user: { id: string, clerkUserId: string, creditBalance: number, roles: Array<string> } | null };
+
+export type ApiHistoryWithWorkshopsQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type ApiHistoryWithWorkshopsQuery = { creditHistory: { edges: Array<{ node: { id: string, workshop: { id: string, title: string } | null } }> } };
+
+export type ApiWorkshopsWithTransactionsQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type ApiWorkshopsWithTransactionsQuery = { workshops: { edges: Array<{ node: { id: string, title: string, creditTransactions: Array<{ id: string, amount: number, feature: string | null }> } }> } };
+
+export type ApiWorkshopDetailQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type ApiWorkshopDetailQuery = { workshop: { id: string, title: string, status: WorkshopStatus, creditConsumedAt: string | null, createdAt: string, creditTransactions: Array<{ id: string, type: CreditTransactionType, amount: number, feature: string | null }> } | null };
+
+export type ApiUserDetailQueryVariables = Exact<{
+  id: string | number;
+  first?: number | null | undefined;
+  filter?: CreditHistoryFilter | null | undefined;
+}>;
+
+
+export type ApiUserDetailQuery = { user: { id: string, clerkUserId: string, email: string | null, roles: Array<string>, creditBalance: number, workshops: { edges: Array<{ node: { id: string } }> }, creditTransactions: { edges: Array<{ node: { id: string, type: CreditTransactionType, amount: number, balanceAfter: number } }> } } | null };
+
+export type ApiCompleteOnboardingMutationVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ApiCompleteOnboardingMutation = { completeOnboarding: { id: string, onboardingComplete: boolean, updatedAt: string } };
+
+export type ApiViewerSummaryQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ApiViewerSummaryQuery = { creditBalance: number, me: { id: string, creditBalance: number, onboardingComplete: boolean }, onboardingState: { complete: boolean, completedAt: string | null } };
+
+export type CreateCheckoutSessionMutationVariables = Exact<{
+  input: CreateCheckoutSessionInput;
+}>;
+
+
+export type CreateCheckoutSessionMutation = { createCheckoutSession: { id: string, url: string, transaction: { id: string, type: CreditTransactionType, status: CreditTransactionStatus, amount: number, balanceAfter: number, description: string, feature: string | null, idempotencyKey: string | null, stripeSessionId: string | null, metadata: unknown, createdAt: string, workshop: { id: string, title: string } | null } } };
+
+export type RefundCreditsMutationVariables = Exact<{
+  input: RefundCreditsInput;
+}>;
+
+
+export type RefundCreditsMutation = { refundCredits: { id: string, type: CreditTransactionType, status: CreditTransactionStatus, amount: number, balanceAfter: number, description: string, feature: string | null, idempotencyKey: string | null, stripeSessionId: string | null, metadata: unknown, createdAt: string, workshop: { id: string, title: string } | null } };
 
 export type CreditPacksQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -446,6 +242,14 @@ export const TransactionFieldsFragmentDoc = {"kind":"Document","definitions":[{"
 export const GrantCreditsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"GrantCredits"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"GrantCreditsInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"grantCredits"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"amount"}},{"kind":"Field","name":{"kind":"Name","value":"balanceAfter"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"idempotencyKey"}}]}}]}}]} as unknown as DocumentNode<GrantCreditsMutation, GrantCreditsMutationVariables>;
 export const AuditLedgerDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"AuditLedger"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"userId"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"auditLedger"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"userId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"userId"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"usersChecked"}},{"kind":"Field","name":{"kind":"Name","value":"driftedUserIds"}},{"kind":"Field","name":{"kind":"Name","value":"ok"}}]}}]}}]} as unknown as DocumentNode<AuditLedgerQuery, AuditLedgerQueryVariables>;
 export const UserByIdDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"UserById"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"user"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"clerkUserId"}},{"kind":"Field","name":{"kind":"Name","value":"creditBalance"}},{"kind":"Field","name":{"kind":"Name","value":"roles"}}]}}]}}]} as unknown as DocumentNode<UserByIdQuery, UserByIdQueryVariables>;
+export const ApiHistoryWithWorkshopsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"ApiHistoryWithWorkshops"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"creditHistory"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"workshop"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"title"}}]}}]}}]}}]}}]}}]} as unknown as DocumentNode<ApiHistoryWithWorkshopsQuery, ApiHistoryWithWorkshopsQueryVariables>;
+export const ApiWorkshopsWithTransactionsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"ApiWorkshopsWithTransactions"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"workshops"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"title"}},{"kind":"Field","name":{"kind":"Name","value":"creditTransactions"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"amount"}},{"kind":"Field","name":{"kind":"Name","value":"feature"}}]}}]}}]}}]}}]}}]} as unknown as DocumentNode<ApiWorkshopsWithTransactionsQuery, ApiWorkshopsWithTransactionsQueryVariables>;
+export const ApiWorkshopDetailDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"ApiWorkshopDetail"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"workshop"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"title"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"creditConsumedAt"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"creditTransactions"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"amount"}},{"kind":"Field","name":{"kind":"Name","value":"feature"}}]}}]}}]}}]} as unknown as DocumentNode<ApiWorkshopDetailQuery, ApiWorkshopDetailQueryVariables>;
+export const ApiUserDetailDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"ApiUserDetail"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"filter"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"CreditHistoryFilter"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"user"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"clerkUserId"}},{"kind":"Field","name":{"kind":"Name","value":"email"}},{"kind":"Field","name":{"kind":"Name","value":"roles"}},{"kind":"Field","name":{"kind":"Name","value":"creditBalance"}},{"kind":"Field","name":{"kind":"Name","value":"workshops"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"creditTransactions"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"filter"},"value":{"kind":"Variable","name":{"kind":"Name","value":"filter"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"amount"}},{"kind":"Field","name":{"kind":"Name","value":"balanceAfter"}}]}}]}}]}}]}}]}}]} as unknown as DocumentNode<ApiUserDetailQuery, ApiUserDetailQueryVariables>;
+export const ApiCompleteOnboardingDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"ApiCompleteOnboarding"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"completeOnboarding"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"onboardingComplete"}},{"kind":"Field","name":{"kind":"Name","value":"updatedAt"}}]}}]}}]} as unknown as DocumentNode<ApiCompleteOnboardingMutation, ApiCompleteOnboardingMutationVariables>;
+export const ApiViewerSummaryDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"ApiViewerSummary"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"me"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"creditBalance"}},{"kind":"Field","name":{"kind":"Name","value":"onboardingComplete"}}]}},{"kind":"Field","name":{"kind":"Name","value":"creditBalance"}},{"kind":"Field","name":{"kind":"Name","value":"onboardingState"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"complete"}},{"kind":"Field","name":{"kind":"Name","value":"completedAt"}}]}}]}}]} as unknown as DocumentNode<ApiViewerSummaryQuery, ApiViewerSummaryQueryVariables>;
+export const CreateCheckoutSessionDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CreateCheckoutSession"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"CreateCheckoutSessionInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"createCheckoutSession"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"url"}},{"kind":"Field","name":{"kind":"Name","value":"transaction"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"TransactionFields"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"TransactionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CreditTransaction"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"amount"}},{"kind":"Field","name":{"kind":"Name","value":"balanceAfter"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"feature"}},{"kind":"Field","name":{"kind":"Name","value":"idempotencyKey"}},{"kind":"Field","name":{"kind":"Name","value":"stripeSessionId"}},{"kind":"Field","name":{"kind":"Name","value":"metadata"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"workshop"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"title"}}]}}]}}]} as unknown as DocumentNode<CreateCheckoutSessionMutation, CreateCheckoutSessionMutationVariables>;
+export const RefundCreditsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"RefundCredits"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"RefundCreditsInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"refundCredits"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"TransactionFields"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"TransactionFields"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"CreditTransaction"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"amount"}},{"kind":"Field","name":{"kind":"Name","value":"balanceAfter"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"feature"}},{"kind":"Field","name":{"kind":"Name","value":"idempotencyKey"}},{"kind":"Field","name":{"kind":"Name","value":"stripeSessionId"}},{"kind":"Field","name":{"kind":"Name","value":"metadata"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"workshop"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"title"}}]}}]}}]} as unknown as DocumentNode<RefundCreditsMutation, RefundCreditsMutationVariables>;
 export const CreditPacksDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"CreditPacks"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"creditPacks"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"credits"}},{"kind":"Field","name":{"kind":"Name","value":"priceCents"}},{"kind":"Field","name":{"kind":"Name","value":"currency"}}]}}]}}]} as unknown as DocumentNode<CreditPacksQuery, CreditPacksQueryVariables>;
 export const MeDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Me"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"me"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"clerkUserId"}},{"kind":"Field","name":{"kind":"Name","value":"email"}},{"kind":"Field","name":{"kind":"Name","value":"firstName"}},{"kind":"Field","name":{"kind":"Name","value":"lastName"}},{"kind":"Field","name":{"kind":"Name","value":"roles"}},{"kind":"Field","name":{"kind":"Name","value":"creditBalance"}},{"kind":"Field","name":{"kind":"Name","value":"onboardingComplete"}},{"kind":"Field","name":{"kind":"Name","value":"stripeCustomerId"}},{"kind":"Field","name":{"kind":"Name","value":"planTier"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"updatedAt"}}]}}]}}]} as unknown as DocumentNode<MeQuery, MeQueryVariables>;
 export const CreditBalanceDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"CreditBalance"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"creditBalance"}}]}}]} as unknown as DocumentNode<CreditBalanceQuery, CreditBalanceQueryVariables>;

@@ -43,6 +43,8 @@ export interface TestServer {
 export interface TestServerOptions {
   env?: Record<string, string>;
   databaseUrl?: string;
+  /** Sees every SQL statement the server's ORM sends (instrumentation for statement-count tests). */
+  onQuery?: (sql: string) => void;
 }
 
 /** The real server (Express + Apollo + MikroORM) on a fresh database clone, listening on a random port. */
@@ -56,7 +58,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...options.env,
   });
-  const orm = await MikroORM.init(ormOptions({ clientUrl: databaseUrl, poolMax: 20 }));
+  const orm = await MikroORM.init(ormOptions({ clientUrl: databaseUrl, poolMax: 20, onQuery: options.onQuery }));
   const services: Services = {
     config,
     log: createLogger(config.logLevel),

@@ -1,0 +1,32 @@
+import { MikroORM } from '@mikro-orm/postgresql';
+import { startEmbeddedPostgres } from '../src/database/embedded-postgres.js';
+import { ormOptions } from '../src/database/orm-options.js';
+import { onCleanup } from './cleanup.js';
+import type { BenchSettings } from './settings.js';
+
+export interface BenchDatabase {
+  url: string;
+  /** Where the database came from, for the report. */
+  description: string;
+  orm: MikroORM;
+}
+
+/**
+ * DATABASE_URL when set; otherwise a brand-new embedded cluster in `dir`. Durable by default (fsync on), because a
+ * benchmark of a ledger that skips the disk flush measures something production never does; BENCH_FAST=1 skips it.
+ */
+export async function openBenchDatabase(settings: BenchSettings, dir: string): Promise<BenchDatabase> {
+  let url = settings.databaseUrl;
+  let description = 'DATABASE_URL';
+  if (!url) {
+    const durability: Record<string, string> = settings.fast ? { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } : {};
+    const cluster = await startEmbeddedPostgres({ dir, settings: { max_connections: '200', ...durability } });
+    onCleanup('embedded PostgreSQL', () => cluster.stop(), () => cluster.stopSync());
+    url = cluster.url;
+    description = `embedded PostgreSQL in a temp dir, fsync ${settings.fast ? 'off (BENCH_FAST=1)' : 'on'}`;
+  }
+  const orm = await MikroORM.init(ormOptions({ clientUrl: url, poolMax: 4 }));
+  onCleanup('benchmark ORM', () => orm.close());
+  await orm.migrator.up();
+  return { url, description, orm };
+}

@@ -1,0 +1,38 @@
+/** One measured run: a scenario at one concurrency, through HTTP or straight to PostgreSQL. */
+export interface Measurement {
+  scenario: string;
+  concurrency: number;
+  seconds: number;
+  /** Answered requests (or completed SQL iterations) per second. */
+  throughput: number;
+  answered: number;
+  p50Ms: number;
+  p99Ms: number;
+  ok: number;
+  /** Expected refusals: the ledger said no, and wrote nothing. Not errors. */
+  insufficientCredits: number;
+  /** Everything else that was not a success: GraphQL error codes, non-2xx statuses, connection errors. */
+  errors: number;
+  errorsByKind: Record<string, number>;
+  /** Throughput over the raw-SQL ceiling's at the same concurrency (consumption scenarios only). */
+  ofCeiling?: number;
+}
+
+/** Tallies answers as they arrive. */
+export class Outcomes {
+  ok = 0;
+  insufficientCredits = 0;
+  errorsByKind: Record<string, number> = {};
+
+  error(kind: string, count = 1) {
+    if (count > 0) this.errorsByKind[kind] = (this.errorsByKind[kind] ?? 0) + count;
+  }
+
+  get errors(): number {
+    return Object.values(this.errorsByKind).reduce((sum, n) => sum + n, 0);
+  }
+
+  get answered(): number {
+    return this.ok + this.insufficientCredits + this.errors;
+  }
+}

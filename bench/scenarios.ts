@@ -1,0 +1,70 @@
+import type { HttpScenario } from './http-load.js';
+
+const CONSUME = 'mutation Consume($input: ConsumeCreditsInput!) { consumeCredits(input: $input) { id balanceAfter } }';
+const BALANCE = 'query Balance { creditBalance }';
+export const HISTORY_PAGE = 50;
+const HISTORY = `query History { creditHistory(first: ${HISTORY_PAGE}) {
+  edges { cursor node { id type amount balanceAfter createdAt workshop { id title } } }
+  pageInfo { hasNextPage endCursor } } }`;
+export const CONSUME_FEATURE = 'bench';
+
+export interface ScenarioTokens {
+  /** One token per seeded user, in seeding order. */
+  spread: string[];
+  hot: string;
+  history: string;
+}
+
+/** The idempotency keys of one run: unique per request, across scenarios and runs. */
+export function keySequence(runId: string, label: string) {
+  let n = 0;
+  return () => `bench-${runId}-${label}-${++n}`;
+}
+
+const rotation = <T>(items: T[]) => {
+  let i = 0;
+  return () => items[i++ % items.length]!;
+};
+
+const consumeBody = (idempotencyKey: string) =>
+  JSON.stringify({ query: CONSUME, variables: { input: { amount: 1, feature: CONSUME_FEATURE, idempotencyKey } } });
+
+/** The HTTP scenarios, cheapest first: the framework floor, the two consumption shapes, then the two reads. */
+export function httpScenarios(runId: string, tokens: ScenarioTokens): HttpScenario[] {
+  const spreadToken = rotation(tokens.spread);
+  const spreadKey = keySequence(runId, 'spread');
+  const hotKey = keySequence(runId, 'hot');
+  const balanceToken = rotation(tokens.spread);
+  const typename = JSON.stringify({ query: '{ __typename }' });
+  const balance = JSON.stringify({ query: BALANCE });
+  const history = JSON.stringify({ query: HISTORY });
+  return [
+    {
+      name: 'typename',
+      summary: 'anonymous `{ __typename }`: Express + Apollo with no auth and no database (the framework floor)',
+      nextRequest: () => ({ body: typename }),
+    },
+    {
+      name: 'consume-spread',
+      summary: 'consumeCredits, each request another user and a new idempotency key',
+      ceiling: 'sql-consume-spread',
+      nextRequest: () => ({ token: spreadToken(), body: consumeBody(spreadKey()) }),
+    },
+    {
+      name: 'consume-hot',
+      summary: 'consumeCredits, every request the same user (one hot balance row), a new key each time',
+      ceiling: 'sql-consume-hot',
+      nextRequest: () => ({ token: tokens.hot, body: consumeBody(hotKey()) }),
+    },
+    {
+      name: 'balance',
+      summary: 'creditBalance, rotating over all users',
+      nextRequest: () => ({ token: balanceToken(), body: balance }),
+    },
+    {
+      name: 'history',
+      summary: `creditHistory(first: ${HISTORY_PAGE}) with each row's workshop { id title }`,
+      nextRequest: () => ({ token: tokens.history, body: history }),
+    },
+  ];
+}

@@ -1,0 +1,53 @@
+/** What a benchmark run does, from BENCH_* variables (and DATABASE_URL); bad values stop it with one clear line. */
+export interface BenchSettings {
+  /** Users seeded with credits; consumption and balance reads rotate over all of them. */
+  users: number;
+  /** Length of each measured run, per scenario and concurrency. */
+  seconds: number;
+  /** Unmeasured load before each scenario's first run (JIT, pools, caches). */
+  warmupSeconds: number;
+  concurrency: number[];
+  /** Only these scenarios (names as printed), when set. */
+  scenarios?: Set<string>;
+  /** fsync and synchronous_commit off on the embedded cluster: faster, and no longer what production does. */
+  fast: boolean;
+  databaseUrl?: string;
+  /** Extra `node` arguments for the API process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
+  serverNodeArgs: string[];
+}
+
+export class SettingsError extends Error {}
+
+function whole(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new SettingsError(`${name}: expected a whole number ${min}..${max}, got "${raw}"`);
+  return value;
+}
+
+function list(env: NodeJS.ProcessEnv, name: string): string[] | undefined {
+  const raw = env[name]?.trim();
+  return raw ? raw.split(/[\s,]+/).filter(Boolean) : undefined;
+}
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
+  const concurrency = (list(env, 'BENCH_CONCURRENCY') ?? ['1', '16', '64']).map((value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > 1024) throw new SettingsError(`BENCH_CONCURRENCY: expected whole numbers 1..1024, got "${value}"`);
+    return n;
+  });
+  const scenarios = list(env, 'BENCH_SCENARIOS');
+  const databaseUrl = env.DATABASE_URL?.trim() || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new SettingsError('DATABASE_URL: expected a postgres:// URL');
+  return {
+    users: whole(env, 'BENCH_USERS', 10_000, 1, 10_000_000),
+    seconds: whole(env, 'BENCH_SECONDS', 10, 1, 3600),
+    warmupSeconds: whole(env, 'BENCH_WARMUP_SECONDS', 2, 0, 600),
+    concurrency,
+    scenarios: scenarios ? new Set(scenarios) : undefined,
+    fast: env.BENCH_FAST === '1' || env.BENCH_FAST === 'true',
+    databaseUrl,
+    serverNodeArgs: list(env, 'BENCH_SERVER_NODE_ARGS') ?? [],
+  };
+}

@@ -1,0 +1,37 @@
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import type { GraphQLSchema } from 'graphql';
+import { graphqlMetricsPlugin } from '../ops/graphql-metrics.js';
+import type { Metrics } from '../ops/metrics.js';
+import type { Services } from '../services.js';
+import type { Context } from './context.js';
+import { createErrorFormatter } from './format-error.js';
+import { operationLimits } from './limits.js';
+import { mutationRateLimitPlugin } from './rate-limit.js';
+
+/** Apollo with Tally's guards: no batching, CSRF prevention, operation limits, a per-user mutation rate limit. */
+export function createApolloServer({ config, log }: Services, schema: GraphQLSchema, metrics: Metrics): ApolloServer<Context> {
+  const limits = operationLimits({ hideFieldSuggestions: config.isProduction });
+  const plugins: (ApolloServerPlugin<Context> | undefined)[] = [
+    config.isProduction ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
+    graphqlMetricsPlugin(metrics),
+    mutationRateLimitPlugin(config.rateLimit),
+    ...limits.plugins,
+  ];
+  return new ApolloServer<Context>({
+    schema,
+    logger: log,
+    introspection: !config.isProduction,
+    includeStacktraceInErrorResponses: false,
+    // Refuses GET and simple-content-type POSTs that lack a header only a script can add (apollo-require-preflight).
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    parseOptions: limits.parseOptions,
+    validationRules: limits.validationRules,
+    // main.ts owns shutdown: drain HTTP first, then Apollo, then the database.
+    stopOnTerminationSignals: false,
+    formatError: createErrorFormatter(log, !config.isProduction),
+    plugins: plugins.filter((plugin) => plugin !== undefined),
+  });
+}

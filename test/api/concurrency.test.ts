@@ -1,0 +1,150 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ConsumeCreditsDocument, ConsumeWorkshopCreditDocument, CreateWorkshopDocument, MeDocument, ApiWorkshopDetailDocument } from '../generated/graphql.js';
+import { ADMIN_SUB, errorCode, ledgerProblems, ledgerRows, storedBalance, uniqueSub, userIdOf } from '../support/ledger-checks.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+/** Races fired with Promise.all against the real server; outcomes are asserted, never durations. */
+describe('concurrency', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { STARTER_CREDITS: '10', ADMIN_USER_IDS: ADMIN_SUB } });
+  });
+  afterAll(() => server.close());
+
+  it('50 concurrent spends of 1 against a balance of 10: 10 succeed, 40 are INSUFFICIENT_CREDITS, balance 0', async () => {
+    const sub = uniqueSub('race50');
+    const userId = await userIdOf(server, sub);
+    expect(await storedBalance(server, userId)).toBe(10);
+    const client = server.as(sub);
+
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        client.execute(ConsumeCreditsDocument, { input: { amount: 1, feature: 'chat', idempotencyKey: `race-${i}` } }),
+      ),
+    );
+
+    const completed = results.filter((r) => r.data?.consumeCredits);
+    const refused = results.filter((r) => errorCode(r) === 'INSUFFICIENT_CREDITS');
+    expect(completed).toHaveLength(10);
+    expect(refused).toHaveLength(40);
+    for (const r of refused) expect(r.errors?.[0]?.extensions).toMatchObject({ balance: 0, required: 1 });
+    // Each success saw a different balance: 9, 8, ..., 0.
+    expect(completed.map((r) => r.data!.consumeCredits.balanceAfter).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+
+    const rows = await ledgerRows(server, userId);
+    expect(rows.filter((r) => r.type === 'consumption' && r.status === 'completed')).toHaveLength(10);
+    expect(rows).toHaveLength(11); // the starter grant and the 10 spends; refusals wrote nothing
+    expect(await storedBalance(server, userId)).toBe(0);
+    expect(await ledgerProblems(server, userId)).toEqual([]);
+  });
+
+  it('20 concurrent calls with one idempotency key write one row and all answer with its id', async () => {
+    const sub = uniqueSub('samekey');
+    const userId = await userIdOf(server, sub);
+    const client = server.as(sub);
+    const input = { amount: 3, feature: 'document_generation', idempotencyKey: 'doc-42', description: 'Report' };
+
+    const results = await Promise.all(Array.from({ length: 20 }, () => client.execute(ConsumeCreditsDocument, { input })));
+
+    expect(results.map((r) => r.errors)).toEqual(Array(20).fill(undefined));
+    const ids = new Set(results.map((r) => r.data!.consumeCredits.id));
+    expect(ids.size).toBe(1);
+    const rows = (await ledgerRows(server, userId)).filter((r) => r.idempotency_key === 'doc-42');
+    expect(rows.map((r) => r.id)).toEqual([...ids]);
+    expect(await storedBalance(server, userId)).toBe(7);
+    expect(await ledgerProblems(server, userId)).toEqual([]);
+  });
+
+  it('concurrent duplicates that spend the whole balance still all return the one row', async () => {
+    const sub = uniqueSub('samekey_all');
+    const userId = await userIdOf(server, sub);
+    const client = server.as(sub);
+    const input = { amount: 10, feature: 'chat', idempotencyKey: 'spend-all' };
+
+    const results = await Promise.all(Array.from({ length: 20 }, () => client.execute(ConsumeCreditsDocument, { input })));
+
+    // The losers find the balance at 0, but the key's row answers them rather than INSUFFICIENT_CREDITS.
+    expect(results.map(errorCode)).toEqual(Array(20).fill(undefined));
+    expect(new Set(results.map((r) => r.data!.consumeCredits.id)).size).toBe(1);
+    expect(await storedBalance(server, userId)).toBe(0);
+    expect((await ledgerRows(server, userId)).filter((r) => r.type === 'consumption')).toHaveLength(1);
+  });
+
+  it('concurrent reuse of one key with two different inputs: one row; matching requests get it, others IDEMPOTENCY_CONFLICT', async () => {
+    const sub = uniqueSub('conflict');
+    const userId = await userIdOf(server, sub);
+    const client = server.as(sub);
+    const inputs = Array.from({ length: 20 }, (_, i) => ({ amount: i % 2 === 0 ? 1 : 2, feature: 'chat', idempotencyKey: 'shared' }));
+
+    const results = await Promise.all(inputs.map((input) => client.execute(ConsumeCreditsDocument, { input })));
+
+    const rows = (await ledgerRows(server, userId)).filter((r) => r.idempotency_key === 'shared');
+    expect(rows).toHaveLength(1);
+    const winner = rows[0]!;
+    results.forEach((res, i) => {
+      if (-winner.amount === inputs[i]!.amount) expect(res.data?.consumeCredits.id).toBe(winner.id);
+      else expect(errorCode(res)).toBe('IDEMPOTENCY_CONFLICT');
+    });
+    expect(await storedBalance(server, userId)).toBe(10 + winner.amount);
+    expect(await ledgerProblems(server, userId)).toEqual([]);
+  });
+
+  it('20 concurrent consumeWorkshopCredit for one workshop: one charge, one id, creditConsumedAt set', async () => {
+    const sub = uniqueSub('workshop');
+    const userId = await userIdOf(server, sub);
+    const client = server.as(sub);
+    const created = await client.execute(CreateWorkshopDocument, { input: { title: 'Race' } });
+    const workshopId = created.data!.createWorkshop.id;
+
+    const results = await Promise.all(Array.from({ length: 20 }, () => client.execute(ConsumeWorkshopCreditDocument, { workshopId })));
+
+    expect(results.map((r) => r.errors)).toEqual(Array(20).fill(undefined));
+    const ids = new Set(results.map((r) => r.data!.consumeWorkshopCredit.id));
+    expect(ids.size).toBe(1);
+    const charges = (await ledgerRows(server, userId)).filter((r) => r.workshop_id === workshopId);
+    expect(charges.map((r) => r.id)).toEqual([...ids]);
+    expect(charges[0]).toMatchObject({ type: 'consumption', status: 'completed', amount: -1, feature: 'workshop' });
+    expect(await storedBalance(server, userId)).toBe(9);
+
+    const detail = await client.execute(ApiWorkshopDetailDocument, { id: workshopId });
+    expect(detail.data?.workshop?.creditConsumedAt).toEqual(expect.any(String));
+    expect(detail.data?.workshop?.creditTransactions.map((t) => t.id)).toEqual([...ids]);
+    expect(await ledgerProblems(server, userId)).toEqual([]);
+  });
+
+  it('concurrent charges of two workshops with credit for one: exactly one is charged', async () => {
+    const sub = uniqueSub('two_ws');
+    const userId = await userIdOf(server, sub);
+    const client = server.as(sub);
+    const spent = await client.execute(ConsumeCreditsDocument, { input: { amount: 9, feature: 'chat', idempotencyKey: 'leave-one' } });
+    expect(spent.data?.consumeCredits.balanceAfter).toBe(1);
+    const a = (await client.execute(CreateWorkshopDocument, { input: { title: 'A' } })).data!.createWorkshop.id;
+    const b = (await client.execute(CreateWorkshopDocument, { input: { title: 'B' } })).data!.createWorkshop.id;
+
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => client.execute(ConsumeWorkshopCreditDocument, { workshopId: i % 2 ? a : b })),
+    );
+
+    const charged = new Set(results.filter((r) => r.data).map((r) => r.data!.consumeWorkshopCredit.workshop?.id));
+    expect(charged.size).toBe(1);
+    for (const r of results.filter((x) => !x.data)) expect(errorCode(r)).toBe('INSUFFICIENT_CREDITS');
+    const { rows } = await server.sql.query('select id from workshops where user_id = $1 and credit_consumed_at is not null', [userId]);
+    expect(rows).toEqual([{ id: [...charged][0] }]);
+    expect(await storedBalance(server, userId)).toBe(0);
+    expect(await ledgerProblems(server, userId)).toEqual([]);
+  });
+
+  it('concurrent first requests of a new sub provision one user with one starter GRANT', async () => {
+    const sub = uniqueSub('newcomer');
+    const results = await Promise.all(Array.from({ length: 20 }, () => server.as(sub, { email: 'new@example.com' }).execute(MeDocument)));
+
+    expect(results.map((r) => r.errors)).toEqual(Array(20).fill(undefined));
+    expect(new Set(results.map((r) => r.data!.me.id)).size).toBe(1);
+    const { rows: users } = await server.sql.query('select id, credit_balance from users where clerk_user_id = $1', [sub]);
+    expect(users).toHaveLength(1);
+    expect(users[0].credit_balance).toBe(10);
+    const rows = await ledgerRows(server, users[0].id);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ type: 'grant', status: 'completed', amount: 10, balance_after: 10 });
+  });
+});

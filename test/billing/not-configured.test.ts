@@ -1,0 +1,89 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { CreateCheckoutSessionDocument, RefundCreditsDocument } from '../generated/graphql.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import {
+  ADMIN,
+  balanceOf,
+  deliver,
+  errorOf,
+  expectCleanLedger,
+  newSub,
+  PACKS,
+  rowsOf,
+  seedPacks,
+  signUp,
+  stripeEvent,
+  WEBHOOK_SECRET,
+  writeCounts,
+} from './harness.js';
+
+const paidSession = (metadata: Record<string, string>) => ({
+  id: `cs_test_outside_${Math.random().toString(36).slice(2)}`,
+  object: 'checkout.session',
+  mode: 'payment',
+  status: 'complete',
+  payment_status: 'paid',
+  payment_intent: `pi_outside_${Math.random().toString(36).slice(2)}`,
+  amount_total: 1000,
+  currency: 'usd',
+  metadata,
+});
+
+describe('with only STRIPE_WEBHOOK_SECRET (no API key)', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, ADMIN_USER_IDS: ADMIN } });
+    await seedPacks(server);
+  });
+  afterEach(() => expectCleanLedger(server));
+  afterAll(() => server.close());
+
+  it('answers createCheckoutSession with BILLING_NOT_CONFIGURED and writes nothing', async () => {
+    const sub = newSub('nokey');
+    const userId = await signUp(server, sub);
+    const res = await server.as(sub).execute(CreateCheckoutSessionDocument, { input: { packId: PACKS.small.id } });
+    expect(errorOf(res)?.code).toBe('BILLING_NOT_CONFIGURED');
+    expect(await rowsOf(server, userId)).toEqual([]);
+  });
+
+  it('still verifies and applies signed webhooks, and reverses purchases locally on refundCredits', async () => {
+    const userId = await signUp(server, newSub('verifyonly'));
+    const session = paidSession({ userId, packId: PACKS.small.id });
+
+    const forged = await deliver(server, stripeEvent('checkout.session.completed', session), { secret: 'whsec_forged0123456789' });
+    expect(forged.status).toBe(400);
+    expect(await balanceOf(server, userId)).toBe(0);
+
+    const answer = await deliver(server, stripeEvent('checkout.session.completed', session));
+    expect(answer).toEqual({ status: 200, body: { received: true, outcome: 'credited' } });
+    expect(await balanceOf(server, userId)).toBe(10);
+
+    const [purchase] = await rowsOf(server, userId);
+    const refund = await server.as(ADMIN).execute(RefundCreditsDocument, { input: { transactionId: purchase!.id, reason: 'no Stripe here' } });
+    expect(refund.errors).toBeUndefined();
+    expect(refund.data!.refundCredits).toMatchObject({ type: 'REFUND', amount: -10, balanceAfter: 0 });
+    expect(await balanceOf(server, userId)).toBe(0);
+  });
+});
+
+describe('with no Stripe settings at all', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+    await seedPacks(server);
+  });
+  afterEach(() => expectCleanLedger(server));
+  afterAll(() => server.close());
+
+  it('answers BILLING_NOT_CONFIGURED to checkout and 503 to the webhook, writing nothing', async () => {
+    const sub = newSub('nostripe');
+    const userId = await signUp(server, sub);
+    const res = await server.as(sub).execute(CreateCheckoutSessionDocument, { input: { packId: PACKS.small.id } });
+    expect(errorOf(res)?.code).toBe('BILLING_NOT_CONFIGURED');
+
+    const before = await writeCounts(server);
+    const webhook = await deliver(server, stripeEvent('checkout.session.completed', paidSession({ userId, packId: PACKS.small.id })));
+    expect(webhook.status).toBe(503);
+    expect(await writeCounts(server)).toEqual(before);
+  });
+});

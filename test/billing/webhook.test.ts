@@ -1,0 +1,286 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import Stripe from 'stripe';
+import {
+  balanceOf,
+  checkout,
+  deliver,
+  deliverStorm,
+  expectCleanLedger,
+  newSub,
+  PACKS,
+  rowsOf,
+  signUp,
+  startBilling,
+  stripeEvent,
+  stripeEventRows,
+  WEBHOOK_SECRET,
+  writeCounts,
+  type Billing,
+} from './harness.js';
+
+describe('POST /webhooks/stripe', () => {
+  let billing: Billing;
+  beforeAll(async () => {
+    billing = await startBilling();
+  });
+  afterEach(async () => {
+    await expectCleanLedger(billing.server);
+  });
+  afterAll(() => billing.close());
+
+  /** A user with a PENDING purchase of the small pack, and that session as Stripe holds it. */
+  async function pendingPurchase(label: string) {
+    const sub = newSub(label);
+    const userId = await signUp(billing.server, sub);
+    const session = await checkout(billing.server, sub);
+    return { sub, userId, sessionId: session.id, transactionId: session.transaction.id };
+  }
+
+  const eventOutcome = async (eventId: string) =>
+    (await billing.server.sql.query('select outcome from stripe_events where id = $1', [eventId])).rows[0]?.outcome as string | undefined;
+
+  describe('refuses what Stripe did not sign, and writes nothing', () => {
+    it.each([
+      ['a signature made with another secret', { secret: 'whsec_someoneelse0123456789' }],
+      ['a timestamp older than the tolerance', { timestamp: Math.floor(Date.now() / 1000) - 600 }],
+      ['no Stripe-Signature header', { signature: null }],
+      ['a garbage Stripe-Signature header', { signature: 't=1,v1=deadbeef' }],
+    ])('answers 400 to %s', async (_label, options) => {
+      const { server, stripe } = billing;
+      const { userId, sessionId } = await pendingPurchase('unsigned');
+      const before = await writeCounts(server);
+      const event = stripeEvent('checkout.session.completed', stripe.completeSession(sessionId, 'paid'));
+      const answer = await deliver(server, event, options);
+      expect(answer.status).toBe(400);
+      expect(await writeCounts(server)).toEqual(before);
+      expect(await balanceOf(server, userId)).toBe(0);
+      // The same event, properly signed, still works: the refusal consumed nothing.
+      expect((await deliver(server, event)).body?.outcome).toBe('credited');
+    });
+
+    it('answers 400 to a body changed after signing', async () => {
+      const { server, stripe } = billing;
+      const { userId, sessionId } = await pendingPurchase('tampered');
+      const before = await writeCounts(server);
+      const event = stripeEvent('checkout.session.completed', stripe.completeSession(sessionId, 'paid'));
+      const signed = Stripe.webhooks.generateTestHeaderString({ payload: JSON.stringify({ ...event, id: 'evt_original' }), secret: WEBHOOK_SECRET });
+      const answer = await deliver(server, event, { signature: signed });
+      expect(answer.status).toBe(400);
+      expect(await writeCounts(server)).toEqual(before);
+      expect(await balanceOf(server, userId)).toBe(0);
+    });
+
+    it('answers 400 to a correctly signed body that is not JSON', async () => {
+      const { server } = billing;
+      const before = await writeCounts(server);
+      const answer = await deliver(server, null, { body: '{"id": "evt_1", "type": "checkout.session.completed", ' });
+      expect(answer.status).toBe(400);
+      expect(answer.body).toEqual({ error: 'invalid payload' });
+      expect(await writeCounts(server)).toEqual(before);
+    });
+
+    it('answers 400 to an empty body', async () => {
+      const before = await writeCounts(billing.server);
+      expect((await deliver(billing.server, null, { body: '' })).status).toBe(400);
+      expect(await writeCounts(billing.server)).toEqual(before);
+    });
+
+    it('refuses a body over 256 KB with 413', async () => {
+      const { server, stripe } = billing;
+      const { sessionId } = await pendingPurchase('huge');
+      const before = await writeCounts(server);
+      const session = { ...stripe.completeSession(sessionId, 'paid'), padding: 'x'.repeat(300 * 1024) };
+      const answer = await deliver(server, stripeEvent('checkout.session.completed', session));
+      expect(answer.status).toBe(413);
+      expect(await writeCounts(server)).toEqual(before);
+    });
+  });
+
+  it('credits each payment once whatever the number, order and concurrency of deliveries', async () => {
+    const { server, stripe } = billing;
+    for (const seed of [1, 2, 3]) {
+      // A card payment (completed + paid), a payment announced by both `completed` and `async_payment_succeeded`,
+      // a session made outside the API (credited from its metadata by racing deliveries), and an expiry.
+      const card = await pendingPurchase(`card${seed}`);
+      const both = await pendingPurchase(`both${seed}`);
+      const expiring = await pendingPurchase(`expiring${seed}`);
+      const outsiderId = await signUp(server, newSub(`outsider${seed}`));
+      const outside = stripe.createPaidSession({ metadata: { userId: outsiderId, packId: PACKS.priced.id }, amount_total: 4000 });
+      const bothPaid = stripe.completeSession(both.sessionId, 'paid');
+      const events = [
+        stripeEvent('checkout.session.completed', stripe.completeSession(card.sessionId, 'paid')),
+        stripeEvent('checkout.session.completed', bothPaid),
+        stripeEvent('checkout.session.async_payment_succeeded', bothPaid),
+        stripeEvent('checkout.session.completed', outside),
+        stripeEvent('checkout.session.async_payment_succeeded', outside),
+        stripeEvent('checkout.session.expired', stripe.expireSession(expiring.sessionId)),
+      ];
+
+      const answers = await deliverStorm(server, events, { copies: 5, concurrency: 3, seed });
+
+      expect(answers).toHaveLength(30);
+      expect(answers.every((a) => a.status === 200)).toBe(true);
+      expect(answers.filter((a) => a.body?.outcome === 'credited' && !a.body.duplicate)).toHaveLength(3);
+      expect(await balanceOf(server, card.userId)).toBe(10);
+      expect(await balanceOf(server, both.userId)).toBe(10);
+      expect(await balanceOf(server, outsiderId)).toBe(50);
+      expect(await balanceOf(server, expiring.userId)).toBe(0);
+      expect((await rowsOf(server, card.userId)).map((r) => [r.status, r.amount])).toEqual([['completed', 10]]);
+      expect((await rowsOf(server, both.userId)).map((r) => [r.status, r.amount])).toEqual([['completed', 10]]);
+      expect((await rowsOf(server, expiring.userId)).map((r) => r.status)).toEqual(['failed']);
+      const outsiderRows = await rowsOf(server, outsiderId);
+      expect(outsiderRows.map((r) => [r.type, r.status, r.amount, r.stripe_session_id])).toEqual([['purchase', 'completed', 50, outside.id]]);
+      expect(outsiderRows[0]!.balance_after).toBe(50);
+      const recorded = await server.sql.query('select id, outcome from stripe_events where id = any($1)', [events.map((e) => e.id)]);
+      expect(recorded.rows).toHaveLength(events.length);
+      await expectCleanLedger(server);
+    }
+  });
+
+  it('counts an async payment only when it settles, and not at all when it fails', async () => {
+    const { server, stripe } = billing;
+    const settles = await pendingPurchase('settles');
+    const fails = await pendingPurchase('fails');
+
+    for (const purchase of [settles, fails]) {
+      const started = stripeEvent('checkout.session.completed', stripe.completeSession(purchase.sessionId, 'unpaid'));
+      expect((await deliver(server, started)).body?.outcome).toBe('awaiting-payment');
+      expect((await rowsOf(server, purchase.userId)).map((r) => r.status)).toEqual(['pending']);
+    }
+
+    await deliver(server, stripeEvent('checkout.session.async_payment_succeeded', stripe.settleSession(settles.sessionId, 'succeeded')));
+    const failed = stripeEvent('checkout.session.async_payment_failed', stripe.settleSession(fails.sessionId, 'failed'));
+    expect((await deliver(server, failed)).body?.outcome).toBe('failed');
+
+    expect(await balanceOf(server, settles.userId)).toBe(10);
+    expect(await balanceOf(server, fails.userId)).toBe(0);
+    const [failedRow] = await rowsOf(server, fails.userId);
+    expect(failedRow).toMatchObject({ status: 'failed', amount: 10 });
+    expect(failedRow!.metadata).toMatchObject({ failureReason: 'async_payment_failed' });
+  });
+
+  it('marks an expired session FAILED', async () => {
+    const { server, stripe } = billing;
+    const purchase = await pendingPurchase('expires');
+    const answer = await deliver(server, stripeEvent('checkout.session.expired', stripe.expireSession(purchase.sessionId)));
+    expect(answer.body?.outcome).toBe('failed');
+    const [row] = await rowsOf(server, purchase.userId);
+    expect(row).toMatchObject({ status: 'failed' });
+    expect(row!.metadata).toMatchObject({ failureReason: 'expired' });
+    expect(await balanceOf(server, purchase.userId)).toBe(0);
+  });
+
+  it('changes nothing when `expired` arrives after `completed`', async () => {
+    const { server, stripe } = billing;
+    const purchase = await pendingPurchase('late-expiry');
+    const paid = stripe.completeSession(purchase.sessionId, 'paid');
+    await deliver(server, stripeEvent('checkout.session.completed', paid));
+    const late = stripeEvent('checkout.session.expired', { ...paid, status: 'expired' });
+    const answer = await deliver(server, late);
+    expect(answer).toEqual({ status: 200, body: { received: true, outcome: 'already-completed' } });
+    expect((await rowsOf(server, purchase.userId)).map((r) => r.status)).toEqual(['completed']);
+    expect(await balanceOf(server, purchase.userId)).toBe(10);
+  });
+
+  it('records a payment for a session already FAILED instead of dropping it', async () => {
+    const { server, stripe } = billing;
+    const purchase = await pendingPurchase('paid-late');
+    const expired = stripe.expireSession(purchase.sessionId);
+    await deliver(server, stripeEvent('checkout.session.expired', expired));
+    const paid = stripeEvent('checkout.session.completed', { ...expired, status: 'complete', payment_status: 'paid', payment_intent: 'pi_late' });
+    const answer = await deliver(server, paid);
+    expect(answer.status).toBe(200);
+    expect(answer.body?.outcome).toBe('paid-after-failed');
+    const [recorded] = (await server.sql.query('select outcome, detail from stripe_events where id = $1', [paid.id])).rows;
+    expect(recorded.outcome).toBe('paid-after-failed');
+    expect(recorded.detail).toContain(purchase.transactionId);
+    expect((await rowsOf(server, purchase.userId)).map((r) => r.status)).toEqual(['failed']);
+    expect(await balanceOf(server, purchase.userId)).toBe(0);
+  });
+
+  it('credits a session made outside the API from its metadata', async () => {
+    const { server, stripe } = billing;
+    const userId = await signUp(server, newSub('dashboard'));
+    const session = stripe.createPaidSession({ metadata: { userId, packId: PACKS.small.id }, amount_total: 1000 });
+    const answer = await deliver(server, stripeEvent('checkout.session.completed', session));
+    expect(answer.body?.outcome).toBe('credited');
+    const [row] = await rowsOf(server, userId);
+    expect(row).toMatchObject({ type: 'purchase', status: 'completed', amount: 10, balance_after: 10, stripe_session_id: session.id });
+    expect(row!.stripe_payment_intent_id).toBe(session.payment_intent);
+    expect(row!.metadata).toMatchObject({ packId: PACKS.small.id, source: 'stripe-metadata' });
+    expect(await balanceOf(server, userId)).toBe(10);
+  });
+
+  it.each([
+    ['an unknown user', () => ({ userId: 'usr_nosuchuser0000000000000', packId: PACKS.small.id })],
+    ['an unknown pack', (userId: string) => ({ userId, packId: 'pack_nosuchpack' })],
+    ['no metadata', () => ({})],
+  ])('answers 200 and writes nothing for a session naming %s', async (_label, metadataFor) => {
+    const { server, stripe } = billing;
+    const userId = await signUp(server, newSub('stranger'));
+    const before = await writeCounts(server);
+    const session = stripe.createPaidSession({ metadata: metadataFor(userId) as Record<string, string> });
+    const event = stripeEvent('checkout.session.completed', session);
+    const answer = await deliver(server, event);
+    expect(answer.status).toBe(200);
+    expect(answer.body?.received).toBe(true);
+    expect(await writeCounts(server)).toEqual(before);
+    expect(await eventOutcome(event.id)).toBeUndefined();
+  });
+
+  it('answers 200 to event types it does not handle, and ignores them', async () => {
+    const { server } = billing;
+    const before = await writeCounts(server);
+    const event = stripeEvent('customer.subscription.created', { id: 'sub_123', object: 'subscription' });
+    const answer = await deliver(server, event);
+    expect(answer).toEqual({ status: 200, body: { received: true, outcome: 'ignored' } });
+    const after = await writeCounts(server);
+    expect({ ...after, events: before.events }).toEqual(before);
+    expect(await eventOutcome(event.id)).toBe('ignored');
+  });
+
+  it('answers a redelivered event from its record without applying it again', async () => {
+    const { server, stripe } = billing;
+    const purchase = await pendingPurchase('redelivered');
+    const event = stripeEvent('checkout.session.completed', stripe.completeSession(purchase.sessionId, 'paid'));
+    expect((await deliver(server, event)).body).toEqual({ received: true, outcome: 'credited' });
+    expect((await deliver(server, event)).body).toEqual({ received: true, outcome: 'credited', duplicate: true });
+    expect(await balanceOf(server, purchase.userId)).toBe(10);
+  });
+
+  it('stays exactly-once when the event record is lost: the session itself says it was credited', async () => {
+    const { server, stripe } = billing;
+    const purchase = await pendingPurchase('lost-record');
+    const event = stripeEvent('checkout.session.completed', stripe.completeSession(purchase.sessionId, 'paid'));
+    await deliver(server, event);
+    await server.sql.query('delete from stripe_events where id = $1', [event.id]);
+    const retry = await deliver(server, event);
+    expect(retry.body?.outcome).toBe('already-credited');
+    expect(await balanceOf(server, purchase.userId)).toBe(10);
+    expect(await rowsOf(server, purchase.userId)).toHaveLength(1);
+  });
+
+  it('answers 5xx when the database fails mid-event, keeps nothing of it, and applies Stripe’s retry once', async () => {
+    const { server, stripe } = billing;
+    const purchase = await pendingPurchase('db-fails');
+    const event = stripeEvent('checkout.session.completed', stripe.completeSession(purchase.sessionId, 'paid'));
+    // The ledger effect runs first; the event record after it fails, as a lost connection would at that point.
+    await server.sql.query(`create function refuse_stripe_event() returns trigger language plpgsql as $$
+      begin raise exception 'connection lost (simulated)'; end $$`);
+    await server.sql.query('create trigger refuse_stripe_event before insert on stripe_events for each row execute function refuse_stripe_event()');
+    let failed;
+    try {
+      failed = await deliver(server, event);
+    } finally {
+      await server.sql.query('drop trigger refuse_stripe_event on stripe_events');
+      await server.sql.query('drop function refuse_stripe_event()');
+    }
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    expect(await balanceOf(server, purchase.userId)).toBe(0);
+    expect((await rowsOf(server, purchase.userId)).map((r) => r.status)).toEqual(['pending']);
+    expect(await eventOutcome(event.id)).toBeUndefined();
+
+    expect((await deliver(server, event)).body?.outcome).toBe('credited');
+    expect(await balanceOf(server, purchase.userId)).toBe(10);
+  });
+});

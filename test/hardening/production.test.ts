@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { tokenFor } from '../support/tokens.js';
+import { codesOf, send } from './helpers.js';
+
+const HISTORY_QUERY = '{ creditHistory(first: 5) { edges { node { id amount } } } }';
+
+describe('NODE_ENV=production', () => {
+  let production: TestServer;
+  let development: TestServer;
+  beforeAll(async () => {
+    [production, development] = await Promise.all([startTestServer({ env: { NODE_ENV: 'production' } }), startTestServer()]);
+  });
+  afterAll(() => Promise.all([production?.close(), development?.close()]));
+
+  it('refuses introspection in production and answers it elsewhere', async () => {
+    for (const query of ['{ __schema { types { name } } }', '{ __type(name: "User") { fields { name } } }']) {
+      const refused = await production.as().raw({ query });
+      expect(refused.status).toBe(400);
+      expect(codesOf(refused)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+      expect(refused.errors?.[0]?.message).toMatch(/introspection/i);
+
+      const answered = await development.as().raw({ query });
+      expect(answered.errors).toBeUndefined();
+    }
+  });
+
+  it('serves no Apollo Sandbox in production, and serves it elsewhere', async () => {
+    const asBrowser = { headers: { accept: 'text/html' } };
+    const prod = await send(`${production.url}/graphql`, asBrowser);
+    expect(prod.status).not.toBe(200);
+    expect(prod.text.toLowerCase()).not.toContain('sandbox');
+
+    const dev = await send(`${development.url}/graphql`, asBrowser);
+    expect(dev.status).toBe(200);
+    expect(dev.headers.get('content-type')).toMatch(/text\/html/);
+    expect(dev.text.toLowerCase()).toContain('sandbox');
+  });
+
+  it('hides field suggestions in production (they would reveal the schema)', async () => {
+    const query = '{ creditBalanc }';
+    const prod = await production.as('user_prod_typo').raw({ query });
+    expect(codesOf(prod)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(prod.errors?.[0]?.message).not.toMatch(/did you mean|creditBalance/i);
+
+    const dev = await development.as('user_dev_typo').raw({ query });
+    expect(dev.errors?.[0]?.message).toMatch(/Did you mean "creditBalance"/);
+  });
+
+  it('answers a database failure with a bare INTERNAL_SERVER_ERROR: no SQL, driver message or stack', async () => {
+    // A real fault in this test's own database: the table the resolver reads is gone.
+    await production.sql.query('alter table credit_transactions rename to credit_transactions_gone');
+    await development.sql.query('alter table credit_transactions rename to credit_transactions_gone');
+
+    const response = await send(`${production.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await tokenFor('user_prod_fault')}` },
+      body: JSON.stringify({ query: HISTORY_QUERY }),
+    });
+    const body = JSON.parse(response.text) as { data: unknown; errors: { message: string; extensions: Record<string, unknown> }[] };
+    expect(body.data).toBeNull();
+    expect(body.errors).toHaveLength(1);
+    expect(body.errors[0]).toMatchObject({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+    expect(Object.keys(body.errors[0]!.extensions)).toEqual(['code']);
+    expect(response.text.toLowerCase()).not.toMatch(/select|credit_transactions|relation|stack|does not exist|postgres|\.ts:|\.js:/);
+
+    // The same fault outside production shows the detail, so the check above is looking at the right thing.
+    const dev = await development.as('user_dev_fault').raw({ query: HISTORY_QUERY });
+    expect(codesOf(dev)).toEqual(['INTERNAL_SERVER_ERROR']);
+    expect(dev.errors?.[0]?.message).toMatch(/does not exist/);
+  });
+});
+
