@@ -1,4 +1,5 @@
-import type { EntityManager, FilterQuery } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { rowView } from '../database/row-view.js';
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
 import { badUserInput } from '../graphql/errors.js';
 import { decodeCursor, encodeCursor, PageInfo, pageSize, slicePage } from '../graphql/pagination.js';
@@ -47,6 +48,10 @@ export class CreditTransactionConnection {
 
 const CURSOR_KIND = 'ctx';
 
+/** A ledger row as a plain object of the GraphQL type's shape (see database/row-view.ts). */
+export const transactionView = (row: Record<string, unknown>) =>
+  rowView(CreditTransaction, row, { user_id: 'user', workshop_id: 'workshop', refund_of_id: 'refundOf' });
+
 /** A user's ledger, newest first in posting order, keyset-paginated on posting_seq. */
 export async function creditHistory(
   em: EntityManager,
@@ -54,23 +59,30 @@ export async function creditHistory(
   args: { first: number | null; after?: string | null; filter?: CreditHistoryFilter | null },
 ): Promise<CreditTransactionConnection> {
   const size = pageSize(args.first);
-  const where: FilterQuery<CreditTransaction> = { user: userId };
+  const conditions = ['user_id = ?'];
+  const params: unknown[] = [userId];
+  const where = (condition: string, value: unknown) => {
+    conditions.push(condition);
+    params.push(value);
+  };
   const [seq] = decodeCursor(CURSOR_KIND, args.after, 1) ?? [];
   if (seq !== undefined) {
     if (!/^\d{1,19}$/.test(seq)) throw badUserInput('after', 'is not a cursor from this list');
-    where.postingSeq = { $lt: seq };
+    where('posting_seq < ?', seq);
   }
   const filter = args.filter;
-  if (filter?.type) where.type = filter.type;
-  if (filter?.status) where.status = filter.status;
-  if (filter?.workshopId) where.workshop = idOf('ws', 'filter.workshopId', filter.workshopId);
-  if (filter?.feature) where.feature = featureKey('filter.feature', filter.feature);
+  if (filter?.type) where('type = ?', filter.type);
+  if (filter?.status) where('status = ?', filter.status);
+  if (filter?.workshopId) where('workshop_id = ?', idOf('ws', 'filter.workshopId', filter.workshopId));
+  if (filter?.feature) where('feature = ?', featureKey('filter.feature', filter.feature));
   if (filter?.from && filter?.to && filter.from >= filter.to) throw badUserInput('filter.to', 'must be after filter.from');
-  if (filter?.from || filter?.to) {
-    where.createdAt = { ...(filter.from ? { $gte: filter.from } : {}), ...(filter.to ? { $lt: filter.to } : {}) };
-  }
-  const rows = await em.find(CreditTransaction, where, { orderBy: { postingSeq: 'desc' }, limit: size + 1 });
-  const { items, hasNextPage } = slicePage(rows, size);
+  if (filter?.from) where('created_at >= ?', filter.from);
+  if (filter?.to) where('created_at < ?', filter.to);
+  const rows = await em.execute<Record<string, unknown>[]>(
+    `select * from credit_transactions where ${conditions.join(' and ')} order by posting_seq desc limit ?`,
+    [...params, size + 1],
+  );
+  const { items, hasNextPage } = slicePage(rows.map(transactionView), size);
   const edges = items.map((node) => ({ node, cursor: encodeCursor(CURSOR_KIND, [String(node.postingSeq)]) }));
   return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
 }

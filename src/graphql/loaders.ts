@@ -1,8 +1,10 @@
 import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { CreditTransaction } from '../credits/credit-transaction.entity.js';
-import { Workshop } from '../workshops/workshop.entity.js';
-import { createWorkshopPageLoader } from '../workshops/workshop-list.js';
+import type { CreditTransaction } from '../credits/credit-transaction.entity.js';
+import { transactionView } from '../credits/credit-history.js';
+import { pgTextArray } from '../database/row-view.js';
+import type { Workshop } from '../workshops/workshop.entity.js';
+import { createWorkshopPageLoader, workshopView } from '../workshops/workshop-list.js';
 
 /** Per-request batch loaders: a page of rows resolves each relation in one query, however many rows it has. */
 export interface Loaders {
@@ -11,18 +13,23 @@ export interface Loaders {
   workshopPages: ReturnType<typeof createWorkshopPageLoader>;
 }
 
+type Row = Record<string, unknown>;
+
 export function createLoaders(em: EntityManager): Loaders {
   return {
     workshopPages: createWorkshopPageLoader(em),
     workshopById: new DataLoader(async (ids) => {
-      const workshops = await em.find(Workshop, { id: { $in: [...ids] } });
-      const byId = new Map(workshops.map((w) => [w.id, w]));
+      const rows = await em.execute<Row[]>('select * from workshops where id = any(?::text[])', [pgTextArray(ids)]);
+      const byId = new Map(rows.map((row) => [String(row.id), workshopView(row)]));
       return ids.map((id) => byId.get(id) ?? null);
     }),
     transactionsByWorkshop: new DataLoader(async (ids) => {
-      const rows = await em.find(CreditTransaction, { workshop: { $in: [...ids] } }, { orderBy: { postingSeq: 'desc' } });
+      const rows = await em.execute<Row[]>(
+        'select * from credit_transactions where workshop_id = any(?::text[]) order by posting_seq desc',
+        [pgTextArray(ids)],
+      );
       const byWorkshop = new Map<string, CreditTransaction[]>(ids.map((id) => [id, []]));
-      for (const row of rows) if (row.workshop) byWorkshop.get(row.workshop.id)?.push(row);
+      for (const row of rows) byWorkshop.get(String(row.workshop_id))?.push(transactionView(row));
       return ids.map((id) => byWorkshop.get(id) ?? []);
     }),
   };

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import DataLoader from 'dataloader';
+import { pgTextArray, rowView } from '../database/row-view.js';
 import { Field, ObjectType } from 'type-graphql';
 import { badUserInput } from '../graphql/errors.js';
 import { decodeCursor, encodeCursor, PageInfo, pageSize, slicePage } from '../graphql/pagination.js';
@@ -25,8 +26,8 @@ export class WorkshopConnection {
 
 const CURSOR_KIND = 'ws';
 
-/** MikroORM expands array parameters into lists, so arrays travel as a PostgreSQL array literal. */
-const pgTextArray = (values: string[]) => `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
+/** A workshop row as a plain object of the GraphQL type's shape (see database/row-view.ts). */
+export const workshopView = (row: Record<string, unknown>) => rowView(Workshop, row, { user_id: 'owner' });
 
 interface PageRequest {
   userId: string;
@@ -34,33 +35,31 @@ interface PageRequest {
   after?: string | null;
 }
 
+/** Timestamps travel in cursors as PostgreSQL's own text, so no microsecond is lost (a JS Date keeps only ms). */
+const CURSOR_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:?\d{2})?|Z)$/;
+
 /** Parses the page arguments once; errors name the offending argument. */
 function keyset(args: Omit<PageRequest, 'userId'>) {
   const size = pageSize(args.first);
   const position = decodeCursor(CURSOR_KIND, args.after, 2);
   if (!position) return { size };
-  const [createdAt, id] = position as [string, string];
-  const at = new Date(createdAt);
-  if (Number.isNaN(at.getTime())) throw badUserInput('after', 'is not a cursor from this list');
+  const [at, id] = position as [string, string];
+  if (!CURSOR_TIMESTAMP.test(at)) throw badUserInput('after', 'is not a cursor from this list');
   return { size, at, id };
 }
 
-function connection(rows: Workshop[], size: number): WorkshopConnection {
+function connection(rows: Record<string, unknown>[], size: number): WorkshopConnection {
   const { items, hasNextPage } = slicePage(rows, size);
-  const edges = items.map((node) => ({ node, cursor: encodeCursor(CURSOR_KIND, [node.createdAt.toISOString(), node.id]) }));
+  const edges = items.map((row) => ({
+    node: workshopView(row),
+    cursor: encodeCursor(CURSOR_KIND, [String(row.position_at), String(row.id)]),
+  }));
   return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
 }
 
 /** A user's workshops, newest first, keyset-paginated on (created_at, id). */
-export async function listWorkshops(em: EntityManager, userId: string, args: Omit<PageRequest, 'userId'>): Promise<WorkshopConnection> {
-  const { size, at, id } = keyset(args);
-  const after = at ? { $or: [{ createdAt: { $lt: at } }, { createdAt: at, id: { $lt: id } }] } : {};
-  const rows = await em.find(
-    Workshop,
-    { owner: userId, deletedAt: null, ...after },
-    { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], limit: size + 1 },
-  );
-  return connection(rows, size);
+export function listWorkshops(em: EntityManager, userId: string, args: Omit<PageRequest, 'userId'>): Promise<WorkshopConnection> {
+  return createWorkshopPageLoader(em).load({ userId, ...args });
 }
 
 /**
@@ -86,7 +85,7 @@ export function createWorkshopPageLoader(em: EntityManager) {
         }
         const { size, at, id } = parsed;
         const rows = await em.execute<Record<string, unknown>[]>(
-          `select w.* from unnest(?::text[]) as owner(id)
+          `select w.*, w.created_at::text as position_at from unnest(?::text[]) as owner(id)
            cross join lateral (
              select * from workshops
              where user_id = owner.id and deleted_at is null
@@ -95,10 +94,10 @@ export function createWorkshopPageLoader(em: EntityManager) {
            ) w`,
           [pgTextArray(group.map((r) => r.userId)), at ?? null, at ?? null, id ?? null, size + 1],
         );
-        const byOwner = new Map<string, Workshop[]>();
+        const byOwner = new Map<string, Record<string, unknown>[]>();
         for (const row of rows) {
           const owner = String(row.user_id);
-          byOwner.set(owner, [...(byOwner.get(owner) ?? []), em.map(Workshop, row)]);
+          byOwner.set(owner, [...(byOwner.get(owner) ?? []), row]);
         }
         for (const request of group) pages.set(request, connection(byOwner.get(request.userId) ?? [], size));
       }

@@ -58,7 +58,7 @@ describe('N+1', () => {
     const hundred = await statementsOf(page(100));
     expect(rows).toBe(100);
     expect(hundred).toHaveLength(ten.length);
-    expect(hundred.filter((sql) => /from "workshops"/.test(sql))).toHaveLength(1); // one batched load for all rows
+    expect(hundred.filter((sql) => /from "?workshops"?\b/.test(sql))).toHaveLength(1); // one batched load for all rows
     expect(hundred.length).toBeLessThanOrEqual(MAX_STATEMENTS);
   });
 
@@ -75,7 +75,7 @@ describe('N+1', () => {
     const hundred = await statementsOf(page(100));
     expect(workshops).toBe(100);
     expect(hundred).toHaveLength(ten.length);
-    expect(hundred.filter((sql) => /from "credit_transactions"/.test(sql))).toHaveLength(1);
+    expect(hundred.filter((sql) => /from "?credit_transactions"?\b/.test(sql))).toHaveLength(1);
     expect(hundred.length).toBeLessThanOrEqual(MAX_STATEMENTS);
   });
 });

@@ -59,6 +59,25 @@ describe('workshop pages', () => {
     expect(ids).toEqual(expected);
   });
 
+  it('keeps microsecond order across pages (rows a JS Date would see as simultaneous)', async () => {
+    const me = await server.as('user_micro').execute(MeDocument);
+    await server.sql.query(
+      `insert into workshops (id, user_id, title, created_at, updated_at)
+       select 'ws_micro' || n, $1, 'Micro ' || n, timestamptz '2026-11-02 10:00:00.123000+00' + (n || ' microseconds')::interval, now()
+       from generate_series(1, 5) n`,
+      [me.data!.me.id],
+    );
+    const ids: string[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 6; page++) {
+      const res = await server.as('user_micro').execute(WorkshopsDocument, { first: 1, after });
+      ids.push(...res.data!.workshops.edges.map((e) => e.node.id));
+      if (!res.data!.workshops.pageInfo.hasNextPage) break;
+      after = res.data!.workshops.pageInfo.endCursor ?? null;
+    }
+    expect(ids).toEqual(['ws_micro5', 'ws_micro4', 'ws_micro3', 'ws_micro2', 'ws_micro1']);
+  });
+
   it('answers a cursor that does not decode with BAD_USER_INPUT naming after', async () => {
     const res = await server.as('user_pages').execute(MyWorkshopsDocument, { first: 4, after: 'not-a-cursor' });
     expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });

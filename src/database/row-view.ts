@@ -1,0 +1,45 @@
+/**
+ * Read models for list queries. Hydrating hundreds of entities (identity map, reference wrappers, change tracking)
+ * was most of the CPU of a history page; these pages are read-only, so they map rows straight to plain objects of
+ * the GraphQL type's shape instead. Writes still go through entities and the ledger.
+ */
+
+type Row = Record<string, unknown>;
+
+/** PostgreSQL's text form of a timestamptz ('2026-11-24 09:30:00.123456+00') as a Date. */
+export function pgTimestamp(value: string): Date {
+  return new Date(value.replace(' ', 'T').replace(/([+-]\d{2})$/, '$1:00'));
+}
+
+const camelNames = new Map<string, string>();
+const camel = (column: string) => {
+  let name = camelNames.get(column);
+  if (name === undefined) {
+    name = column.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
+    camelNames.set(column, name);
+  }
+  return name;
+};
+
+/**
+ * snake_case columns to camelCase properties; foreign-key columns (`relations`: column -> property) become
+ * `{ id }` references, as MikroORM exposes them, so field resolvers read `row.workshop?.id` either way.
+ * Timestamps stay in PostgreSQL's text form; the DateTime scalar reads both that and Date.
+ */
+export function rowView<T extends object>(type: new () => T, row: Row, relations: Readonly<Record<string, string>>): T {
+  const view: Row = {};
+  for (const column in row) {
+    const value = row[column];
+    const relation = relations[column];
+    if (relation !== undefined) view[relation] = value === null ? null : { id: value };
+    else view[camel(column)] = typeof value === 'bigint' ? String(value) : value;
+  }
+  // An instance of the type without running its constructor (which would draw a fresh id): type-graphql passes
+  // instances to field resolvers as they are, but rebuilds anything else through the constructor, row by row.
+  // The properties are already the object's own, so the ORM's accessors on the prototype never run.
+  return Object.setPrototypeOf(view, type.prototype) as T;
+}
+
+/** MikroORM expands array parameters into lists, so arrays travel as one PostgreSQL array literal. */
+export const pgTextArray = (values: readonly string[]) =>
+  `{${values.map((value) => `"${value.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
