@@ -6,7 +6,8 @@ import { createStripeWebhookHandler } from './billing/webhook.js';
 import { Ledger } from './credits/ledger.js';
 import { createApolloServer } from './graphql/apollo.js';
 import type { Context } from './graphql/context.js';
-import { unauthenticated } from './graphql/errors.js';
+import { serviceUnavailable, unauthenticated } from './graphql/errors.js';
+import { isDatabaseUnavailable } from './database/unavailable.js';
 import { createLoaders } from './graphql/loaders.js';
 import { buildTallySchema } from './graphql/schema.js';
 import { accessLog } from './ops/access-log.js';
@@ -64,7 +65,13 @@ export async function createApp(services: Services, schema?: GraphQLSchema): Pro
         const token = bearerToken(req);
         if (token !== undefined) {
           const identity = await services.verifyToken(token);
-          context.viewer = await provisionUser(em, ledger, identity, config);
+          try {
+            context.viewer = await provisionUser(em, ledger, identity, config);
+          } catch (error) {
+            // Errors here fail the whole request before any resolver runs; keep "try again" distinguishable.
+            if (isDatabaseUnavailable(error)) throw serviceUnavailable();
+            throw error;
+          }
         }
         return context;
       },

@@ -1,5 +1,6 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { isDatabaseUnavailable } from '../database/unavailable.js';
 import type { Logger } from '../logger.js';
 
 const CLIENT_CODES = new Set([
@@ -9,6 +10,8 @@ const CLIENT_CODES = new Set([
   'BAD_USER_INPUT',
   'INSUFFICIENT_CREDITS',
   'IDEMPOTENCY_CONFLICT',
+  'RESERVATION_EXPIRED',
+  'RESERVATION_ALREADY_RESOLVED',
   'BILLING_NOT_CONFIGURED',
   'PAYMENT_PROVIDER_ERROR',
   'SERVICE_UNAVAILABLE',
@@ -21,7 +24,6 @@ const CLIENT_CODES = new Set([
   'OPERATION_RESOLUTION_FAILURE',
 ]);
 
-const CONNECTION_ERRORS = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|Connection terminated|timeout exceeded when trying to connect|the database system is (shutting down|starting up)|terminating connection/i;
 
 /**
  * What a client sees of an error: codes it can act on pass through; anything else is logged with its detail and
@@ -37,7 +39,7 @@ export function createErrorFormatter(log: Logger, exposeDetails: boolean) {
     }
     const original = unwrapResolverError(error);
     const message = original instanceof Error ? original.message : String(original);
-    if (CONNECTION_ERRORS.test(message)) {
+    if (isDatabaseUnavailable(original)) {
       log.warn({ err: original, path: formatted.path }, 'database unavailable');
       return { message: 'The service is temporarily unavailable; try again shortly', path: formatted.path, extensions: { code: 'SERVICE_UNAVAILABLE' } };
     }
