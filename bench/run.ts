@@ -10,6 +10,7 @@ import { auditLedger } from '../src/credits/audit.js';
 import { issueHs256Token } from '../src/graphql/auth.js';
 import { cleanup, installSignalHandlers, onCleanup } from './cleanup.js';
 import { openBenchDatabase } from './database.js';
+import { benchHistoryQueries } from './history-queries.js';
 import { runHttp, stopHttpLoad } from './http-load.js';
 import type { Measurement } from './measurement.js';
 import { progress, timedProgress } from './progress.js';
@@ -138,6 +139,10 @@ async function main(): Promise<number> {
     if (!selected(scenario.name) || interrupted) continue;
     const run: Runner = (c, s) => runHttp(api.url, scenario, c, s);
     report.scenarios.push(await measure(settings, scenario.name, scenario.summary, run, scenario.ceiling));
+  }
+  if (!interrupted) {
+    const history = { pool, apiUrl: api.url, jwtSecret, runId, selected, measure: (name: string, summary: string, run: Runner) => measure(settings, name, summary, run) };
+    report.scenarios.push(...(await benchHistoryQueries(history)));
   }
   if (interrupted) return 130;
 

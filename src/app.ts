@@ -22,6 +22,8 @@ import { provisionUser } from './users/provisioning.js';
 export interface App {
   app: express.Express;
   apollo: ApolloServer<Context>;
+  /** From now on /readyz answers 503, so load balancers stop sending new requests (shutdown). */
+  startDraining(): void;
 }
 
 function bearerToken(req: Request): string | undefined {
@@ -44,7 +46,8 @@ export async function createApp(services: Services, schema?: GraphQLSchema): Pro
   app.set('trust proxy', false);
   app.use(requestScope(metrics), accessLog(log));
 
-  const { healthz, readyz } = healthChecks(orm);
+  let draining = false;
+  const { healthz, readyz } = healthChecks(orm, () => draining);
   app.get('/healthz', healthz);
   app.get('/readyz', readyz);
   app.get('/metrics', metricsRoute(metrics, config.metricsToken));
@@ -82,5 +85,11 @@ export async function createApp(services: Services, schema?: GraphQLSchema): Pro
     res.status(404).json({ error: 'not found' });
   });
   app.use(httpErrorHandler(log));
-  return { app, apollo };
+  return {
+    app,
+    apollo,
+    startDraining: () => {
+      draining = true;
+    },
+  };
 }

@@ -47,6 +47,16 @@ export interface Config {
   rateLimit: RateLimitConfig;
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   metricsToken?: string;
+  credits: CreditJobsConfig;
+}
+
+export interface CreditJobsConfig {
+  /** How often each instance sweeps lapsed holds and grants and grants plan allowances; 0 turns the loop off. */
+  sweepIntervalSeconds: number;
+  /** Monthly allowance by plan tier (PLAN_ALLOWANCES=free:3,pro:50); empty: no allowances. */
+  planAllowances: ReadonlyMap<string, number>;
+  /** At most this much unspent allowance carries into the next month. */
+  allowanceRolloverCap: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -127,6 +137,21 @@ function metricsToken(env: Env): string | undefined {
   return token;
 }
 
+function planAllowances(env: Env): Map<string, number> {
+  const raw = blankToUndefined(env.PLAN_ALLOWANCES);
+  const allowances = new Map<string, number>();
+  if (raw === undefined) return allowances;
+  for (const entry of raw.split(',').map((part) => part.trim()).filter(Boolean)) {
+    const match = /^([a-z0-9_-]{1,32}):(\d{1,7})$/.exec(entry);
+    if (!match) throw new ConfigError('PLAN_ALLOWANCES', `expected tier:credits pairs like "free:3,pro:50", got "${entry}"`);
+    const [, tier, credits] = match as unknown as [string, string, string];
+    if (allowances.has(tier)) throw new ConfigError('PLAN_ALLOWANCES', `tier "${tier}" is listed twice`);
+    if (Number(credits) > 1_000_000) throw new ConfigError('PLAN_ALLOWANCES', `expected at most 1000000 credits for "${tier}"`);
+    allowances.set(tier, Number(credits));
+  }
+  return allowances;
+}
+
 /** The only reader of process.env. Every value is validated; the first bad one throws a ConfigError. */
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnvValue = nodeEnv(env);
@@ -160,6 +185,11 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     rateLimit: rateLimitConfig(env, nodeEnvValue),
     metricsToken: metricsToken(env),
+    credits: {
+      sweepIntervalSeconds: integer(env, 'SWEEP_INTERVAL_SECONDS', 30, 0, 86_400),
+      planAllowances: planAllowances(env),
+      allowanceRolloverCap: integer(env, 'PLAN_ALLOWANCE_ROLLOVER_CAP', 0, 0, 1_000_000),
+    },
   };
   if (config.isProduction && !auth.jwtSecret && !auth.jwksUrl) {
     throw new ConfigError('AUTH_JWKS_URL', 'production needs AUTH_JWKS_URL + AUTH_ISSUER or AUTH_JWT_SECRET');

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { createApp } from './app.js';
 import { createStripeClient } from './billing/stripe.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { startCreditJobs } from './credits/credit-jobs.js';
 import { openDatabase } from './database/database.js';
 import { seedIfEmpty } from './database/seed.js';
 import { ensureDevelopmentSecret } from './dev-secret.js';
@@ -15,6 +16,23 @@ const SHUTDOWN_GRACE_MS = 10_000;
 /** Set while starting: stops what start-up already opened (the embedded cluster above all) if a later step fails. */
 let closeOnFailure: (() => Promise<void>) | undefined;
 
+/**
+ * A signal during start-up lets the step under way finish (stopping initdb or a migration halfway helps nobody),
+ * then start-up stops and closes what it opened. Once serving, `shutdown` below takes over.
+ */
+let interrupted: string | undefined;
+let onSignal = (signal: string) => {
+  if (interrupted) process.exit(1);
+  interrupted = signal;
+  process.stderr.write(`tally: ${signal} during start-up; stopping after the current step\n`);
+};
+process.on('SIGINT', () => onSignal('SIGINT'));
+process.on('SIGTERM', () => onSignal('SIGTERM'));
+
+function checkInterrupted() {
+  if (interrupted) throw new Error(`interrupted by ${interrupted}`);
+}
+
 async function banner(config: Config, url: string, log: Logger) {
   const lines = [`Tally is ready: ${url}/graphql${config.isProduction ? '' : '  (Apollo Sandbox in the browser)'}`];
   if (!config.isProduction && config.auth.jwtSecret) {
@@ -24,7 +42,7 @@ async function banner(config: Config, url: string, log: Logger) {
     });
     lines.push(`Demo user ${DEMO_USER.clerkUserId}; paste this header into Sandbox's Headers tab:`, `  Authorization: Bearer ${token}`);
   }
-  lines.push('Health: ' + `${url}/healthz`, 'Stop with Ctrl-C.');
+  lines.push(`Probes: ${url}/healthz ${url}/readyz   Metrics: ${url}/metrics`, 'Stop with Ctrl-C.');
   log.info({ url: `${url}/graphql` }, 'ready');
   process.stderr.write(`\n${lines.join('\n')}\n\n`);
 }
@@ -46,7 +64,9 @@ async function main() {
 
   const database = await openDatabase(config, log);
   closeOnFailure = () => database.close();
+  checkInterrupted();
   if (database.target.embedded) await seedIfEmpty(database.orm, config, log);
+  checkInterrupted();
 
   const services = {
     config,
@@ -56,15 +76,28 @@ async function main() {
     stripe: createStripeClient(config.stripe),
   };
   if (!services.stripe) log.warn('STRIPE_SECRET_KEY is not set: createCheckoutSession answers BILLING_NOT_CONFIGURED');
-  const { app, apollo } = await createApp(services);
+  const { app, apollo, startDraining } = await createApp(services);
 
   const server: Server = await new Promise((resolve, reject) => {
     const listening = app.listen(config.port, (error?: Error) => (error ? reject(error) : resolve(listening)));
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
+  closeOnFailure = async () => {
+    server.close();
+    await apollo.stop();
+    await database.close();
+  };
+  checkInterrupted();
   await banner(config, `http://localhost:${port}`, log);
   closeOnFailure = undefined;
+  // Expiry of holds and grants, and monthly plan allowances; every instance runs it, safely (see credit-jobs.ts).
+  const creditJobs = startCreditJobs({
+    orm: database.orm,
+    log,
+    intervalSeconds: config.credits.sweepIntervalSeconds,
+    allowances: { perTier: config.credits.planAllowances, rolloverCap: config.credits.allowanceRolloverCap },
+  });
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -74,6 +107,7 @@ async function main() {
     }
     stopping = true;
     log.info({ signal }, 'shutting down: finishing in-flight requests');
+    startDraining();
     const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
@@ -81,12 +115,12 @@ async function main() {
     });
     clearTimeout(force);
     await apollo.stop();
+    await creditJobs.stop();
     await database.close();
     log.info('stopped');
     process.exit(0);
   };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  onSignal = (signal) => void shutdown(signal);
 }
 
 main().catch(async (error: unknown) => {

@@ -17,6 +17,8 @@ export type LedgerMetadata = Record<string, unknown>;
 @Entity({ tableName: 'credit_transactions' })
 @Index({ name: 'credit_transactions_user_keyset_index', properties: ['user', 'postingSeq'] })
 @Index({ name: 'credit_transactions_user_type_index', properties: ['user', 'type', 'postingSeq'] })
+// Balance at a time and usage windows: effective_at is monotonic in posting order per user (see ledger.ts).
+@Index({ name: 'credit_transactions_user_effective_index', properties: ['user', 'effectiveAt', 'postingSeq'] })
 @Unique({ name: 'credit_transactions_user_idempotency_key_unique', properties: ['user', 'idempotencyKey'] })
 @Unique({
   name: 'credit_transactions_workshop_charge_unique',
@@ -25,7 +27,7 @@ export type LedgerMetadata = Record<string, unknown>;
 })
 @Check({
   name: 'credit_transactions_amount_sign_check',
-  expression: "(type in ('purchase', 'grant') and amount > 0) or (type in ('consumption', 'refund') and amount <= 0)",
+  expression: "(type in ('purchase', 'grant') and amount > 0) or (type in ('consumption', 'refund', 'expiration') and amount <= 0)",
 })
 @Check({ name: 'credit_transactions_balance_after_check', expression: 'balance_after >= 0' })
 export class CreditTransaction {
@@ -46,7 +48,7 @@ export class CreditTransaction {
   @Enum({ items: () => CreditTransactionStatus, type: 'text' })
   status!: CreditTransactionStatus;
 
-  @Field(() => Int, { description: 'Signed: +purchase/+grant, -consumption, -refund.' })
+  @Field(() => Int, { description: 'Signed: +purchase/+grant, -consumption, -refund, -expiration.' })
   @Property({ type: 'integer' })
   amount!: number;
 
@@ -103,6 +105,7 @@ export class CreditTransaction {
   postingSeq?: string;
 
   /** When the row took effect (became COMPLETED); null while PENDING and for FAILED rows. */
+  @Field(() => Date, { nullable: true, description: 'When the row took effect (changed the balance); null unless COMPLETED.' })
   @Property({ type: 'timestamptz', nullable: true })
   effectiveAt?: Date | null;
 

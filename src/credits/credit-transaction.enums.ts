@@ -5,6 +5,8 @@ export enum CreditTransactionType {
   CONSUMPTION = 'consumption',
   REFUND = 'refund',
   GRANT = 'grant',
+  /** What was left of an expiring grant when it lapsed, leaving the balance. */
+  EXPIRATION = 'expiration',
 }
 
 export enum CreditTransactionStatus {

@@ -35,4 +35,10 @@ export class GrantCreditsInput {
 
   @Field(() => String)
   idempotencyKey!: string;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: 'Optional, in the future: credits of this grant not spent by then expire (an EXPIRATION row). Expiring credits are spent first.',
+  })
+  expiresAt?: Date | null;
 }

@@ -5,6 +5,7 @@ import { badUserInput } from '../graphql/errors.js';
 import { featureKey, idempotencyKey, idOf, intInRange, metadataObject, optionalText, text } from '../graphql/validation.js';
 import { ADMIN_ROLE } from '../users/user.entity.js';
 import { Workshop } from '../workshops/workshop.entity.js';
+import { clientIdempotencyKey } from './idempotency-keys.js';
 import { auditLedger, LedgerAudit } from './audit.js';
 import { CreditHistoryFilter, CreditTransactionConnection, creditHistory } from './credit-history.js';
 import { CreditTransaction } from './credit-transaction.entity.js';
@@ -12,6 +13,15 @@ import { WORKSHOP_FEATURE } from './credit-transaction.enums.js';
 import { ConsumeCreditsInput, GrantCreditsInput } from './credit.input.js';
 
 const MAX_AMOUNT = 1_000_000;
+const MAX_GRANT_LIFETIME_MS = 10 * 366 * 86_400_000;
+
+function grantExpiry(expiresAt: Date | null | undefined): Date | undefined {
+  if (expiresAt == null) return undefined;
+  const lifetime = expiresAt.getTime() - Date.now();
+  if (lifetime <= 0) throw badUserInput('input.expiresAt', 'must be in the future');
+  if (lifetime > MAX_GRANT_LIFETIME_MS) throw badUserInput('input.expiresAt', 'must be at most 10 years ahead');
+  return expiresAt;
+}
 
 @Resolver(() => CreditTransaction)
 export class CreditsResolver {
@@ -34,7 +44,7 @@ export class CreditsResolver {
     return ctx.ledger.consume(viewerOf(ctx), {
       amount: intInRange('input.amount', input.amount, 1, MAX_AMOUNT),
       feature,
-      idempotencyKey: idempotencyKey('input.idempotencyKey', input.idempotencyKey),
+      idempotencyKey: clientIdempotencyKey('input.idempotencyKey', input.idempotencyKey),
       description: optionalText('input.description', input.description, 500),
       workshopId: input.workshopId == null ? undefined : idOf('ws', 'input.workshopId', input.workshopId),
       metadata: metadataObject('input.metadata', input.metadata),
@@ -42,7 +52,9 @@ export class CreditsResolver {
   }
 
   @Authorized(ADMIN_ROLE)
-  @Mutation(() => CreditTransaction, { description: 'Adds credits to a user (admin). Idempotent per user and key.' })
+  @Mutation(() => CreditTransaction, {
+    description: 'Adds credits to a user (admin), optionally expiring at `expiresAt`. Idempotent per user and key.',
+  })
   grantCredits(@Arg('input', () => GrantCreditsInput) input: GrantCreditsInput, @Ctx() ctx: Context) {
     return ctx.ledger.grant(
       {
@@ -50,6 +62,7 @@ export class CreditsResolver {
         amount: intInRange('input.amount', input.amount, 1, MAX_AMOUNT),
         reason: text('input.reason', input.reason, { max: 500 }),
         idempotencyKey: idempotencyKey('input.idempotencyKey', input.idempotencyKey),
+        expiresAt: grantExpiry(input.expiresAt),
       },
       viewerOf(ctx),
     );

@@ -13,8 +13,20 @@ export const notFound = (what: string, id?: string) =>
 export const badUserInput = (field: string, problem: string) =>
   new GraphQLError(`Invalid ${field}: ${problem}`, { extensions: { code: 'BAD_USER_INPUT', field } });
 
-export const insufficientCredits = (balance: number, required: number) =>
-  new GraphQLError('Not enough credits', { extensions: { code: 'INSUFFICIENT_CREDITS', balance, required } });
+/** `spendable` is the balance less credits held by open reservations (the same as `balance` when nothing is held). */
+export const insufficientCredits = (balance: number, required: number, spendable: number = balance) =>
+  new GraphQLError('Not enough credits', { extensions: { code: 'INSUFFICIENT_CREDITS', balance, required, spendable } });
+
+export const reservationExpired = (reservationId: string, expiresAt: Date) =>
+  new GraphQLError(`Reservation ${reservationId} expired at ${expiresAt.toISOString()}; its credits were released`, {
+    extensions: { code: 'RESERVATION_EXPIRED', reservationId, expiresAt: expiresAt.toISOString() },
+  });
+
+export const reservationAlreadyResolved = (reservationId: string, status: string, capturedAmount: number | null) =>
+  new GraphQLError(
+    `Reservation ${reservationId} was already ${status}${capturedAmount === null ? '' : ` (${capturedAmount} credits)`}`,
+    { extensions: { code: 'RESERVATION_ALREADY_RESOLVED', reservationId, status: status.toUpperCase(), capturedAmount } },
+  );
 
 export const idempotencyConflict = (idempotencyKey: string) =>
   new GraphQLError('This idempotency key was already used with a different request', {

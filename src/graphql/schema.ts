@@ -4,6 +4,8 @@ import { buildSchema, type AuthChecker } from 'type-graphql';
 import { BillingResolver } from '../billing/billing.resolver.js';
 import { CreditPackResolver } from '../billing/credit-pack.resolver.js';
 import { CreditsResolver } from '../credits/credits.resolver.js';
+import { ReservationsResolver } from '../credits/reservations.resolver.js';
+import { UsageResolver } from '../credits/usage.resolver.js';
 import { UserResolver } from '../users/user.resolver.js';
 import { WorkshopResolver } from '../workshops/workshop.resolver.js';
 import type { Context } from './context.js';
@@ -16,7 +18,15 @@ const authChecker: AuthChecker<Context> = ({ context }, roles) => {
   return true;
 };
 
-export const resolvers = [UserResolver, WorkshopResolver, CreditsResolver, CreditPackResolver, BillingResolver] as const;
+export const resolvers = [
+  UserResolver,
+  WorkshopResolver,
+  CreditsResolver,
+  ReservationsResolver,
+  UsageResolver,
+  CreditPackResolver,
+  BillingResolver,
+] as const;
 
 export function buildTallySchema(): Promise<GraphQLSchema> {
   return buildSchema({

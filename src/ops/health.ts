@@ -38,14 +38,19 @@ function databaseCheck(orm: MikroORM): () => Promise<boolean> {
  * GET /healthz (liveness) and GET /readyz (readiness): 200 while PostgreSQL answers, 503 when it does not or does not
  * answer in time. All state is in PostgreSQL, so an instance without it can serve nothing.
  */
-export function healthChecks(orm: MikroORM): { healthz: RequestHandler; readyz: RequestHandler } {
+export function healthChecks(
+  orm: MikroORM,
+  isDraining: () => boolean = () => false,
+): { healthz: RequestHandler; readyz: RequestHandler } {
   const check = databaseCheck(orm);
   const probe =
-    (okStatus: string): RequestHandler =>
+    (okStatus: string, drains: boolean): RequestHandler =>
     async (_req, res) => {
       res.setHeader('cache-control', 'no-store');
-      if (await check()) res.json({ status: okStatus });
+      // A draining instance finishes what it has but asks the load balancer for nothing new.
+      if (drains && isDraining()) res.status(503).json({ status: 'draining' });
+      else if (await check()) res.json({ status: okStatus });
       else res.status(503).json({ status: 'unavailable', reason: 'database unreachable' });
     };
-  return { healthz: probe('ok'), readyz: probe('ready') };
+  return { healthz: probe('ok', false), readyz: probe('ready', true) };
 }

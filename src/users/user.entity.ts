@@ -8,8 +8,22 @@ export const ADMIN_ROLE = 'admin';
 @ObjectType({ description: 'A person who holds credits. Provisioned on the first authenticated request of a new `sub`.' })
 @Entity({ tableName: 'users' })
 @Check({ name: 'users_credit_balance_check', expression: 'credit_balance >= 0' })
+// Held and expiring credits are parts of the balance; the ledger keeps both within it (see ledger.ts).
+@Check({ name: 'users_held_credits_check', expression: 'held_credits >= 0 and held_credits <= credit_balance' })
+@Check({ name: 'users_expiring_credits_check', expression: 'expiring_credits >= 0 and expiring_credits <= credit_balance' })
 export class User {
-  [OptionalProps]?: 'id' | 'roles' | 'creditBalance' | 'onboardingComplete' | 'planTier' | 'createdAt' | 'updatedAt' | 'isAdmin';
+  [OptionalProps]?:
+    | 'id'
+    | 'roles'
+    | 'creditBalance'
+    | 'heldCredits'
+    | 'expiringCredits'
+    | 'spendableCredits'
+    | 'onboardingComplete'
+    | 'planTier'
+    | 'createdAt'
+    | 'updatedAt'
+    | 'isAdmin';
 
   @Field(() => ID)
   @PrimaryKey({ type: 'text' })
@@ -46,6 +60,19 @@ export class User {
   @Field(() => Int, { description: 'Credits available now: the sum of this user\'s completed ledger rows.' })
   @Property({ type: 'integer', default: 0 })
   creditBalance: number = 0;
+
+  @Field(() => Int, { description: 'Part of the balance held by open reservations: not spendable until they resolve.' })
+  @Property({ type: 'integer', default: 0 })
+  heldCredits: number = 0;
+
+  @Field(() => Int, { description: 'Part of the balance that comes from grants with an expiry date (spent first).' })
+  @Property({ type: 'integer', default: 0 })
+  expiringCredits: number = 0;
+
+  @Field(() => Int, { description: 'What can be spent or reserved now: creditBalance - heldCredits.' })
+  get spendableCredits(): number {
+    return this.creditBalance - this.heldCredits;
+  }
 
   @Field(() => Boolean)
   @Property({ type: 'boolean', default: false })

@@ -37,6 +37,8 @@ export interface TestServer {
   as(subject?: string, claims?: Record<string, unknown>): ApiClient;
   /** A client sending this exact Authorization header value. */
   withAuthorization(header: string): ApiClient;
+  /** What main.ts does first on SIGTERM: /readyz turns 503 while requests under way finish. */
+  startDraining(): void;
   close(): Promise<void>;
 }
 
@@ -66,7 +68,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     verifyToken: createTokenVerifier(config.auth),
     stripe: createStripeClient(config.stripe),
   };
-  const { app, apollo } = await createApp(services);
+  const { app, apollo, startDraining } = await createApp(services);
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });
@@ -103,6 +105,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     orm,
     config,
     sql,
+    startDraining,
     as: (subject, claims) => client(subject === undefined ? undefined : async () => `Bearer ${await tokenFor(subject, claims)}`),
     withAuthorization: (header) => client(async () => header),
     async close() {

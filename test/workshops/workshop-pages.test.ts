@@ -67,14 +67,10 @@ describe('workshop pages', () => {
        from generate_series(1, 5) n`,
       [me.data!.me.id],
     );
-    const ids: string[] = [];
-    let after: string | null = null;
-    for (let page = 0; page < 6; page++) {
-      const res = await server.as('user_micro').execute(WorkshopsDocument, { first: 1, after });
-      ids.push(...res.data!.workshops.edges.map((e) => e.node.id));
-      if (!res.data!.workshops.pageInfo.hasNextPage) break;
-      after = res.data!.workshops.pageInfo.endCursor ?? null;
-    }
+    const ids = await walk(async (after) => {
+      const page = (await server.as('user_micro').execute(WorkshopsDocument, { first: 1, after })).data!.workshops;
+      return { ids: page.edges.map((e) => e.node.id), ...page.pageInfo };
+    });
     expect(ids).toEqual(['ws_micro5', 'ws_micro4', 'ws_micro3', 'ws_micro2', 'ws_micro1']);
   });
 

@@ -1,0 +1,57 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { viewerOf, type Context } from '../graphql/context.js';
+import { badUserInput } from '../graphql/errors.js';
+import { featureKey, idempotencyKey, idOf, intInRange, optionalText } from '../graphql/validation.js';
+import { CreditTransaction } from './credit-transaction.entity.js';
+import { WORKSHOP_FEATURE } from './credit-transaction.enums.js';
+import { DEFAULT_RESERVATION_TTL_SECONDS, MAX_RESERVATION_TTL_SECONDS, ReserveCreditsInput } from './reservation.input.js';
+import { Reservation } from './reservation.entity.js';
+
+const MAX_AMOUNT = 1_000_000;
+
+@Resolver(() => Reservation)
+export class ReservationsResolver {
+  @Authorized()
+  @Mutation(() => Reservation, {
+    description: 'Holds credits for work whose cost is known only at the end; INSUFFICIENT_CREDITS when the spendable balance is too small.',
+  })
+  reserveCredits(@Arg('input', () => ReserveCreditsInput) input: ReserveCreditsInput, @Ctx() ctx: Context) {
+    const feature = featureKey('input.feature', input.feature);
+    if (feature === WORKSHOP_FEATURE) throw badUserInput('input.feature', '"workshop" is reserved for consumeWorkshopCredit');
+    return ctx.ledger.reserve(viewerOf(ctx), {
+      amount: intInRange('input.amount', input.amount, 1, MAX_AMOUNT),
+      feature,
+      idempotencyKey: idempotencyKey('input.idempotencyKey', input.idempotencyKey),
+      ttlSeconds: intInRange('input.ttlSeconds', input.ttlSeconds ?? DEFAULT_RESERVATION_TTL_SECONDS, 1, MAX_RESERVATION_TTL_SECONDS),
+      description: optionalText('input.description', input.description, 500),
+    });
+  }
+
+  @Authorized()
+  @Mutation(() => Reservation, {
+    description:
+      'Charges `amount` (at most the held amount) as one CONSUMPTION row and frees the rest. Once only: the same capture again returns the same result; otherwise RESERVATION_ALREADY_RESOLVED, or RESERVATION_EXPIRED after expiresAt.',
+  })
+  captureReservation(@Arg('id', () => ID) id: string, @Arg('amount', () => Int) amount: number, @Ctx() ctx: Context) {
+    return ctx.ledger.capture(viewerOf(ctx), idOf('rsv', 'id', id), intInRange('amount', amount, 1, MAX_AMOUNT));
+  }
+
+  @Authorized()
+  @Mutation(() => Reservation, {
+    description: 'Frees the held credits without a charge. Releasing again returns it unchanged; a captured or expired one is an error.',
+  })
+  releaseReservation(@Arg('id', () => ID) id: string, @Ctx() ctx: Context) {
+    return ctx.ledger.release(viewerOf(ctx), idOf('rsv', 'id', id));
+  }
+
+  @Authorized()
+  @Query(() => Reservation, { nullable: true, description: "One of the viewer's reservations." })
+  reservation(@Arg('id', () => ID) id: string, @Ctx() ctx: Context) {
+    return ctx.em.findOne(Reservation, { id: idOf('rsv', 'id', id), user: viewerOf(ctx).id });
+  }
+
+  @FieldResolver(() => CreditTransaction, { nullable: true, description: 'The CONSUMPTION row of the capture; null unless CAPTURED.' })
+  transaction(@Root() reservation: Reservation, @Ctx() ctx: Context) {
+    return reservation.transaction ? ctx.em.findOne(CreditTransaction, { id: reservation.transaction.id }) : null;
+  }
+}
