@@ -16,6 +16,8 @@ export type TokenVerifier = (token: string) => Promise<VerifiedIdentity>;
 
 const CLOCK_TOLERANCE_SECONDS = 5;
 const MAX_TOKEN_LENGTH = 8192;
+const MAX_CACHED_TOKENS = 10_000;
+const CACHE_SECONDS = 300;
 
 const optionalString = (payload: JWTPayload, ...names: string[]): string | undefined => {
   for (const name of names) {
@@ -51,8 +53,7 @@ export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
   const jwks = auth.jwksUrl ? createRemoteJWKSet(new URL(auth.jwksUrl), { cooldownDuration: 30_000 }) : undefined;
   const common = { clockTolerance: CLOCK_TOLERANCE_SECONDS, ...(auth.issuer ? { issuer: auth.issuer } : {}) };
 
-  return async (token) => {
-    if (token.length > MAX_TOKEN_LENGTH) throw unauthenticated('Token is too long');
+  const verify = async (token: string): Promise<{ identity: VerifiedIdentity; payload: JWTPayload }> => {
     let alg: string | undefined;
     try {
       alg = decodeProtectedHeader(token).alg;
@@ -61,16 +62,36 @@ export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
     }
     try {
       if (alg === 'HS256' && secret) {
-        return identityFrom((await jwtVerify(token, await secret, { ...common, algorithms: ['HS256'] })).payload);
+        const { payload } = await jwtVerify(token, await secret, { ...common, algorithms: ['HS256'] });
+        return { identity: identityFrom(payload), payload };
       }
       if (alg === 'RS256' && jwks) {
-        return identityFrom((await jwtVerify(token, jwks, { ...common, algorithms: ['RS256'] })).payload);
+        const { payload } = await jwtVerify(token, jwks, { ...common, algorithms: ['RS256'] });
+        return { identity: identityFrom(payload), payload };
       }
     } catch (error) {
       if (error instanceof Error && 'extensions' in error) throw error;
       throw unauthenticated(describeJoseError(error));
     }
     throw unauthenticated(`Tokens signed with ${alg ?? 'no algorithm'} are not accepted`);
+  };
+
+  // A client sends the same token with every request until it expires (Clerk's live for a minute), so a verified
+  // token is remembered by its exact text until its exp (at most CACHE_SECONDS): the same bytes always verify the
+  // same way, and the signature check stays off the hot path.
+  const verified = new Map<string, { identity: VerifiedIdentity; until: number }>();
+  return async (token) => {
+    if (token.length > MAX_TOKEN_LENGTH) throw unauthenticated('Token is too long');
+    const now = Date.now() / 1000;
+    const cached = verified.get(token);
+    if (cached && now < cached.until) return cached.identity;
+    if (cached) verified.delete(token);
+    const { identity, payload } = await verify(token);
+    if (typeof payload.exp === 'number') {
+      if (verified.size >= MAX_CACHED_TOKENS) verified.delete(verified.keys().next().value!);
+      verified.set(token, { identity, until: Math.min(payload.exp + CLOCK_TOLERANCE_SECONDS, now + CACHE_SECONDS) });
+    }
+    return identity;
   };
 }
 
