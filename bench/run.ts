@@ -124,7 +124,7 @@ async function main(): Promise<number> {
   report.environment.apiPoolSize = apiPoolSize(database.url);
   process.stderr.write(`bench: API pid ${api.pid} on ${api.url} (NODE_ENV=production, logs in ${api.logFile})\n`);
 
-  const statements: ConsumeStatements = consumeStatements(database.orm);
+  const statements: ConsumeStatements = consumeStatements();
   report.environment.ceilingStatements = [statements.viewerSql, statements.consumeSql.trim()];
   const sql = new Map(sqlScenarios(runId, seeded).map((s) => [s.name, s]));
   const selected = (name: string) => !settings.scenarios || settings.scenarios.has(name);

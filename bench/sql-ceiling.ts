@@ -1,19 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { createHistogram } from 'node:perf_hooks';
-import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import { CreditTransactionType } from '../src/credits/credit-transaction.enums.js';
 import { POST_SQL } from '../src/credits/ledger.js';
 import { requestHash } from '../src/credits/request-hash.js';
 import { prefixedId } from '../src/database/ids.js';
 import { ormOptions } from '../src/database/orm-options.js';
-import { User } from '../src/users/user.entity.js';
+import { VIEWER_SQL } from '../src/users/provisioning.js';
 import { Outcomes, type Measurement } from './measurement.js';
 import type { BenchUser } from './seed.js';
 
 /**
  * The ceiling for consumeCredits: the database work of one request and nothing else. Per consumption that is the
- * viewer lookup provisioning does (the ORM's own SQL for `findOne(User, { clerkUserId })`) and the ledger's POST_SQL
+ * viewer lookup provisioning does (its VIEWER_SQL) and the ledger's POST_SQL
  * with the parameters `Ledger.consume` passes, each through a plain `pg` pool of the API's size. No HTTP, GraphQL,
  * token check or ORM. The statements are imported, not copied, so the baseline moves when the request path does.
  */
@@ -30,15 +29,11 @@ export function toPgPlaceholders(sql: string): string {
   return sql.replace(/'(?:[^']|'')*'|"(?:[^"]|"")*"|\?/g, (match) => (match === '?' ? `$${++n}` : match));
 }
 
-const SUBJECT = '\u0000subject';
-
-export function consumeStatements(orm: MikroORM): ConsumeStatements {
-  const lookup = orm.em.fork().createQueryBuilder(User).select('*').where({ clerkUserId: SUBJECT }).limit(1);
-  const lookupParams = lookup.getParams();
+export function consumeStatements(): ConsumeStatements {
   const amount = 1;
   return {
-    viewerSql: toPgPlaceholders(lookup.getQuery()),
-    viewerParams: (clerkUserId) => lookupParams.map((param) => (param === SUBJECT ? clerkUserId : param)),
+    viewerSql: toPgPlaceholders(VIEWER_SQL),
+    viewerParams: (clerkUserId) => [clerkUserId],
     consumeSql: toPgPlaceholders(POST_SQL),
     // The order of Ledger.post's parameter list, for a consumption as Ledger.consume builds it.
     consumeParams: (userId, idempotencyKey, feature) => [
