@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres.js';
 import { ormOptions } from '../src/database/orm-options.js';
@@ -29,4 +30,19 @@ export async function openBenchDatabase(settings: BenchSettings, dir: string): P
   onCleanup('benchmark ORM', () => orm.close());
   await orm.migrator.up();
   return { url, description, orm };
+}
+
+/** Runs `work` in one transaction on one pooled connection: the seeding of a user commits whole or not at all. */
+export async function inTransaction(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    await work(client);
+    await client.query('commit');
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
 }

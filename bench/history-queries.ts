@@ -3,6 +3,7 @@ import { issueHs256Token } from '../src/graphql/auth.js';
 import { runHttp, type HttpScenario } from './http-load.js';
 import type { Measurement } from './measurement.js';
 import type { ScenarioReport } from './report.js';
+import { inTransaction } from './database.js';
 
 /**
  * Reads of a user with 100,000 ledger rows over a year: `creditBalanceAt` at random instants (one backward step on
@@ -33,9 +34,7 @@ async function seedHistoryUser(pool: pg.Pool, runId: string): Promise<string> {
   const id = `usr_b${runId}big`;
   const clerkUserId = `bench_${runId}_big`;
   const rows = HISTORY_QUERY_ROWS;
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
+  await inTransaction(pool, async (client) => {
     await client.query('insert into users (id, clerk_user_id, credit_balance) values ($1, $2, 0)', [id, clerkUserId]);
     await client.query(
       `insert into credit_transactions (id, user_id, type, status, amount, balance_after, description, feature, effective_at, created_at)
@@ -47,13 +46,7 @@ async function seedHistoryUser(pool: pg.Pool, runId: string): Promise<string> {
        from generate_series(0, $2::int) g order by g`,
       [id, rows, FEATURES, YEAR_START, YEAR_MS / 1000],
     );
-    await client.query('commit');
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
   await pool.query('analyze credit_transactions');
   return clerkUserId;
 }

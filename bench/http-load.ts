@@ -71,21 +71,10 @@ export async function runHttp(url: string, scenario: HttpScenario, concurrency: 
   current = instance;
   try {
     const result = await instance;
-    const answered = outcomes.answered;
+    // Requests the server never answered count as errors, not in the throughput of answered requests.
+    const measurement = outcomes.measurement(scenario.name, concurrency, result.duration, latency);
     outcomes.error('connection errors and timeouts', result.errors);
-    return {
-      scenario: scenario.name,
-      concurrency,
-      seconds: result.duration,
-      throughput: answered / result.duration,
-      answered,
-      p50Ms: latency.count ? latency.percentile(50) / 1000 : 0,
-      p99Ms: latency.count ? latency.percentile(99) / 1000 : 0,
-      ok: outcomes.ok,
-      insufficientCredits: outcomes.insufficientCredits,
-      errors: outcomes.errors,
-      errorsByKind: outcomes.errorsByKind,
-    };
+    return { ...measurement, errors: outcomes.errors, errorsByKind: outcomes.errorsByKind };
   } finally {
     current = undefined;
   }

@@ -1,3 +1,5 @@
+import type { RecordableHistogram } from 'node:perf_hooks';
+
 /** One measured run: a scenario at one concurrency, through HTTP or straight to PostgreSQL. */
 export interface Measurement {
   scenario: string;
@@ -34,5 +36,22 @@ export class Outcomes {
 
   get answered(): number {
     return this.ok + this.insufficientCredits + this.errors;
+  }
+
+  /** The measurement of a run that took `seconds`, with latencies recorded in microseconds. */
+  measurement(scenario: string, concurrency: number, seconds: number, latency: RecordableHistogram): Measurement {
+    return {
+      scenario,
+      concurrency,
+      seconds,
+      throughput: this.answered / seconds,
+      answered: this.answered,
+      p50Ms: latency.count ? latency.percentile(50) / 1000 : 0,
+      p99Ms: latency.count ? latency.percentile(99) / 1000 : 0,
+      ok: this.ok,
+      insufficientCredits: this.insufficientCredits,
+      errors: this.errors,
+      errorsByKind: this.errorsByKind,
+    };
   }
 }

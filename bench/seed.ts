@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { progress } from './progress.js';
+import { inTransaction } from './database.js';
 
 /** A seeded user: the public id and the token subject that finds it. */
 export interface BenchUser {
@@ -61,9 +62,7 @@ async function seedNamedUser(pool: pg.Pool, user: BenchUser, credits: number) {
 async function seedHistory(pool: pg.Pool, user: BenchUser, rows: number) {
   const grant = rows * 10;
   await seedNamedUser(pool, user, grant);
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
+  await inTransaction(pool, async (client) => {
     await client.query(
       `insert into workshops (id, user_id, title, status, credit_consumed_at, created_at, updated_at)
        select 'ws_' || substr($1, 5) || 'w' || g, $1, 'Benchmark workshop ' || g, 'active',
@@ -81,13 +80,7 @@ async function seedHistory(pool: pg.Pool, user: BenchUser, rows: number) {
       [user.id, rows, grant],
     );
     await client.query('update users set credit_balance = $2 where id = $1', [user.id, grant - rows]);
-    await client.query('commit');
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 export async function seed(pool: pg.Pool, runId: string, count: number): Promise<SeededData> {

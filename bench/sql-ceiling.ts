@@ -105,18 +105,5 @@ export async function runSqlCeiling(
   } finally {
     await pool.end();
   }
-  const elapsed = (performance.now() - started) / 1000;
-  return {
-    scenario: scenario.name,
-    concurrency,
-    seconds: elapsed,
-    throughput: outcomes.answered / elapsed,
-    answered: outcomes.answered,
-    p50Ms: latency.count ? latency.percentile(50) / 1000 : 0,
-    p99Ms: latency.count ? latency.percentile(99) / 1000 : 0,
-    ok: outcomes.ok,
-    insufficientCredits: outcomes.insufficientCredits,
-    errors: outcomes.errors,
-    errorsByKind: outcomes.errorsByKind,
-  };
+  return outcomes.measurement(scenario.name, concurrency, (performance.now() - started) / 1000, latency);
 }

@@ -2,17 +2,16 @@ import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver
 import { DEFAULT_PAGE_SIZE } from '../graphql/pagination.js';
 import { viewerOf, type Context } from '../graphql/context.js';
 import { badUserInput } from '../graphql/errors.js';
-import { featureKey, idempotencyKey, idOf, intInRange, metadataObject, optionalText, text } from '../graphql/validation.js';
+import { idempotencyKey, idOf, metadataObject, optionalText, text } from '../graphql/validation.js';
 import { ADMIN_ROLE } from '../users/user.entity.js';
 import { Workshop } from '../workshops/workshop.entity.js';
 import { clientIdempotencyKey } from './idempotency-keys.js';
 import { auditLedger, LedgerAudit } from './audit.js';
 import { CreditHistoryFilter, CreditTransactionConnection, creditHistory } from './credit-history.js';
 import { CreditTransaction } from './credit-transaction.entity.js';
-import { WORKSHOP_FEATURE } from './credit-transaction.enums.js';
 import { ConsumeCreditsInput, GrantCreditsInput } from './credit.input.js';
+import { creditAmount, spendFeature } from './spend-input.js';
 
-const MAX_AMOUNT = 1_000_000;
 const MAX_GRANT_LIFETIME_MS = 10 * 366 * 86_400_000;
 
 function grantExpiry(expiresAt: Date | null | undefined): Date | undefined {
@@ -39,11 +38,9 @@ export class CreditsResolver {
   @Authorized()
   @Mutation(() => CreditTransaction, { description: 'Spends credits once per idempotency key.' })
   consumeCredits(@Arg('input', () => ConsumeCreditsInput) input: ConsumeCreditsInput, @Ctx() ctx: Context) {
-    const feature = featureKey('input.feature', input.feature);
-    if (feature === WORKSHOP_FEATURE) throw badUserInput('input.feature', '"workshop" is reserved for consumeWorkshopCredit');
     return ctx.ledger.consume(viewerOf(ctx), {
-      amount: intInRange('input.amount', input.amount, 1, MAX_AMOUNT),
-      feature,
+      amount: creditAmount('input.amount', input.amount),
+      feature: spendFeature('input.feature', input.feature),
       idempotencyKey: clientIdempotencyKey('input.idempotencyKey', input.idempotencyKey),
       description: optionalText('input.description', input.description, 500),
       workshopId: input.workshopId == null ? undefined : idOf('ws', 'input.workshopId', input.workshopId),
@@ -59,7 +56,7 @@ export class CreditsResolver {
     return ctx.ledger.grant(
       {
         userId: idOf('usr', 'input.userId', input.userId),
-        amount: intInRange('input.amount', input.amount, 1, MAX_AMOUNT),
+        amount: creditAmount('input.amount', input.amount),
         reason: text('input.reason', input.reason, { max: 500 }),
         idempotencyKey: idempotencyKey('input.idempotencyKey', input.idempotencyKey),
         expiresAt: grantExpiry(input.expiresAt),

@@ -1,13 +1,11 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { viewerOf, type Context } from '../graphql/context.js';
-import { badUserInput } from '../graphql/errors.js';
-import { featureKey, idempotencyKey, idOf, intInRange, optionalText } from '../graphql/validation.js';
+import { idempotencyKey, idOf, intInRange, optionalText } from '../graphql/validation.js';
 import { CreditTransaction } from './credit-transaction.entity.js';
-import { WORKSHOP_FEATURE } from './credit-transaction.enums.js';
 import { DEFAULT_RESERVATION_TTL_SECONDS, MAX_RESERVATION_TTL_SECONDS, ReserveCreditsInput } from './reservation.input.js';
 import { Reservation } from './reservation.entity.js';
+import { creditAmount, spendFeature } from './spend-input.js';
 
-const MAX_AMOUNT = 1_000_000;
 
 @Resolver(() => Reservation)
 export class ReservationsResolver {
@@ -16,11 +14,9 @@ export class ReservationsResolver {
     description: 'Holds credits for work whose cost is known only at the end; INSUFFICIENT_CREDITS when the spendable balance is too small.',
   })
   reserveCredits(@Arg('input', () => ReserveCreditsInput) input: ReserveCreditsInput, @Ctx() ctx: Context) {
-    const feature = featureKey('input.feature', input.feature);
-    if (feature === WORKSHOP_FEATURE) throw badUserInput('input.feature', '"workshop" is reserved for consumeWorkshopCredit');
     return ctx.ledger.reserve(viewerOf(ctx), {
-      amount: intInRange('input.amount', input.amount, 1, MAX_AMOUNT),
-      feature,
+      amount: creditAmount('input.amount', input.amount),
+      feature: spendFeature('input.feature', input.feature),
       idempotencyKey: idempotencyKey('input.idempotencyKey', input.idempotencyKey),
       ttlSeconds: intInRange('input.ttlSeconds', input.ttlSeconds ?? DEFAULT_RESERVATION_TTL_SECONDS, 1, MAX_RESERVATION_TTL_SECONDS),
       description: optionalText('input.description', input.description, 500),
@@ -33,7 +29,7 @@ export class ReservationsResolver {
       'Charges `amount` (at most the held amount) as one CONSUMPTION row and frees the rest. Once only: the same capture again returns the same result; otherwise RESERVATION_ALREADY_RESOLVED, or RESERVATION_EXPIRED after expiresAt.',
   })
   captureReservation(@Arg('id', () => ID) id: string, @Arg('amount', () => Int) amount: number, @Ctx() ctx: Context) {
-    return ctx.ledger.capture(viewerOf(ctx), idOf('rsv', 'id', id), intInRange('amount', amount, 1, MAX_AMOUNT));
+    return ctx.ledger.capture(viewerOf(ctx), idOf('rsv', 'id', id), creditAmount('amount', amount));
   }
 
   @Authorized()
