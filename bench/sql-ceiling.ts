@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createHistogram } from 'node:perf_hooks';
 import pg from 'pg';
 import { CreditTransactionType } from '../src/credits/credit-transaction.enums.js';
-import { POST_SQL } from '../src/credits/ledger.js';
+import { POST_SQL } from '../src/credits/ledger-sql.js';
 import { requestHash } from '../src/credits/request-hash.js';
 import { prefixedId } from '../src/database/ids.js';
 import { ormOptions } from '../src/database/orm-options.js';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type Stripe from 'stripe';
 import { CreditTransaction } from '../credits/credit-transaction.entity.js';
-import { isUniqueViolation, STRIPE_SESSION_CONSTRAINT } from '../credits/ledger.js';
+import { isUniqueViolation, STRIPE_SESSION_CONSTRAINT } from '../credits/ledger-sql.js';
 import type { Context } from '../graphql/context.js';
 import { badUserInput, billingNotConfigured, notFound, paymentProviderError } from '../graphql/errors.js';
 import { httpUrl, text } from '../graphql/validation.js';
