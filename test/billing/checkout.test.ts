@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { CreateCheckoutSessionDocument, CreditHistoryDocument, GrantCreditsDocument } from '../generated/graphql.js';
 import {
   ADMIN,
@@ -7,27 +7,17 @@ import {
   checkout,
   deliver,
   errorOf,
-  expectCleanLedger,
   newSub,
   PACKS,
   rowsOf,
   signUp,
-  startBilling,
   stripeEvent,
   stripeEventRows,
-  type Billing,
+  useBilling,
 } from './harness.js';
 
 describe('createCheckoutSession', () => {
-  let billing: Billing;
-  beforeAll(async () => {
-    billing = await startBilling();
-  });
-  afterEach(async () => {
-    billing.stripe.clearFailures();
-    await expectCleanLedger(billing.server);
-  });
-  afterAll(() => billing.close());
+  const billing = useBilling();
 
   it('runs the whole purchase: PENDING row and unchanged balance, then the signed webhook credits the pack', async () => {
     const { server, stripe } = billing;

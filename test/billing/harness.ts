@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { expect } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, expect } from '@jest/globals';
 import Stripe from 'stripe';
 import { auditLedger } from '../../src/credits/audit.js';
 import { CreateCheckoutSessionDocument, MeDocument } from '../generated/graphql.js';
@@ -47,6 +47,20 @@ export async function startBilling(env: Record<string, string> = {}): Promise<Bi
       await stripe.close();
     },
   };
+}
+
+/** Billing for the enclosing describe: started before its tests, the ledger audited clean after each, stopped after. */
+export function useBilling(env: Record<string, string> = {}): Billing {
+  const billing = {} as Billing;
+  beforeAll(async () => {
+    Object.assign(billing, await startBilling(env));
+  });
+  afterEach(async () => {
+    billing.stripe.clearFailures();
+    await expectCleanLedger(billing.server);
+  });
+  afterAll(() => billing.close());
+  return billing;
 }
 
 export async function seedPacks(server: TestServer) {

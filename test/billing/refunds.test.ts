@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { ConsumeCreditsDocument, GrantCreditsDocument, RefundCreditsDocument } from '../generated/graphql.js';
 import {
   ADMIN,
@@ -6,26 +6,16 @@ import {
   checkout,
   deliver,
   errorOf,
-  expectCleanLedger,
   newSub,
   rowsOf,
   signUp,
-  startBilling,
   stripeEvent,
+  useBilling,
   writeCounts,
-  type Billing,
 } from './harness.js';
 
 describe('refunds', () => {
-  let billing: Billing;
-  beforeAll(async () => {
-    billing = await startBilling();
-  });
-  afterEach(async () => {
-    billing.stripe.clearFailures();
-    await expectCleanLedger(billing.server);
-  });
-  afterAll(() => billing.close());
+  const billing = useBilling();
 
   /** A user who bought the small pack (10 credits for $10.00) and whose payment Stripe confirmed. */
   async function completedPurchase(label: string) {

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import Stripe from 'stripe';
 import {
   balanceOf,
@@ -10,23 +10,14 @@ import {
   PACKS,
   rowsOf,
   signUp,
-  startBilling,
   stripeEvent,
-  stripeEventRows,
+  useBilling,
   WEBHOOK_SECRET,
   writeCounts,
-  type Billing,
 } from './harness.js';
 
 describe('POST /webhooks/stripe', () => {
-  let billing: Billing;
-  beforeAll(async () => {
-    billing = await startBilling();
-  });
-  afterEach(async () => {
-    await expectCleanLedger(billing.server);
-  });
-  afterAll(() => billing.close());
+  const billing = useBilling();
 
   /** A user with a PENDING purchase of the small pack, and that session as Stripe holds it. */
   async function pendingPurchase(label: string) {
