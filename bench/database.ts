@@ -10,6 +10,8 @@ export interface BenchDatabase {
   /** Where the database came from, for the report. */
   description: string;
   orm: MikroORM;
+  /** The embedded cluster's data directory (for CPU accounting); unknown behind DATABASE_URL. */
+  dataDir?: string;
 }
 
 /**
@@ -19,17 +21,19 @@ export interface BenchDatabase {
 export async function openBenchDatabase(settings: BenchSettings, dir: string): Promise<BenchDatabase> {
   let url = settings.databaseUrl;
   let description = 'DATABASE_URL';
+  let dataDir: string | undefined;
   if (!url) {
     const durability: Record<string, string> = settings.fast ? { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } : {};
     const cluster = await startEmbeddedPostgres({ dir, settings: { max_connections: '200', ...durability } });
     onCleanup('embedded PostgreSQL', () => cluster.stop(), () => cluster.stopSync());
     url = cluster.url;
+    dataDir = cluster.dataDir;
     description = `embedded PostgreSQL in a temp dir, fsync ${settings.fast ? 'off (BENCH_FAST=1)' : 'on'}`;
   }
   const orm = await MikroORM.init(ormOptions({ clientUrl: url, poolMax: 4 }));
   onCleanup('benchmark ORM', () => orm.close());
   await orm.migrator.up();
-  return { url, description, orm };
+  return { url, description, orm, dataDir };
 }
 
 /** Runs `work` in one transaction on one pooled connection: the seeding of a user commits whole or not at all. */

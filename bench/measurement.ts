@@ -1,4 +1,5 @@
 import type { RecordableHistogram } from 'node:perf_hooks';
+import type { CpuPerRequest } from './cpu.js';
 
 /** One measured run: a scenario at one concurrency, through HTTP or straight to PostgreSQL. */
 export interface Measurement {
@@ -18,6 +19,8 @@ export interface Measurement {
   errorsByKind: Record<string, number>;
   /** Throughput over the raw-SQL ceiling's at the same concurrency (consumption scenarios only). */
   ofCeiling?: number;
+  /** CPU microseconds per answered request: the API process, PostgreSQL, and the benchmark process itself. */
+  cpuMicrosPerRequest?: CpuPerRequest;
 }
 
 /** Tallies answers as they arrive. */

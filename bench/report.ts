@@ -30,7 +30,15 @@ const columns = [
   { title: 'insufficient', width: 12, value: (m: Measurement) => String(m.insufficientCredits) },
   { title: 'errors', width: 7, value: (m: Measurement) => String(m.errors) },
   { title: 'of ceiling', width: 10, value: (m: Measurement) => (m.ofCeiling === undefined ? '-' : `${(m.ofCeiling * 100).toFixed(0)}%`) },
+  { title: 'cpu/req: api', width: 12, value: (m: Measurement) => micros(m.cpuMicrosPerRequest?.api) },
+  { title: 'postgres', width: 8, value: (m: Measurement) => micros(m.cpuMicrosPerRequest?.postgres) },
+  { title: 'bench', width: 6, value: (m: Measurement) => micros(m.cpuMicrosPerRequest?.bench) },
 ];
+
+/** CPU per request in microseconds; "-" where that party could not be measured. */
+function micros(value: number | undefined): string {
+  return value === undefined ? '-' : `${value.toFixed(0)}us`;
+}
 
 export function formatScenario(report: ScenarioReport): string {
   const lines = [`${report.name}: ${report.summary}${report.ceiling ? ` (ceiling: ${report.ceiling})` : ''}`];

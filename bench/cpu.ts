@@ -1,0 +1,95 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * CPU time spent by each party of a run, from /proc (Linux): the API process, the PostgreSQL cluster (postmaster,
+ * live backends and the backends that already exited), and this process (the load generator or the raw-SQL client).
+ * On one small machine they all share the same cores, so "where does a request's CPU go" is the question that
+ * explains a throughput figure. Parties that cannot be read (another OS, a remote DATABASE_URL) are left out.
+ */
+export interface CpuParties {
+  apiPid?: number;
+  /** The cluster's data directory (its postmaster.pid names the postmaster). */
+  postgresDataDir?: string;
+}
+
+export interface CpuSnapshot {
+  api?: number;
+  postgres?: number;
+  bench: number;
+}
+
+/** Microseconds of CPU per answered request, by party. */
+export interface CpuPerRequest {
+  api?: number;
+  postgres?: number;
+  bench: number;
+}
+
+let clockTicks: number | undefined;
+
+function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** utime, stime, cutime, cstime and ppid of a process, or undefined when it is gone or /proc is not there. */
+function stat(pid: number | string): { own: number; children: number; ppid: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may contain spaces and parentheses; everything after its closing ")" is positional.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const n = (i: number) => Number(fields[i]);
+  return { ppid: n(1), own: n(11) + n(12), children: n(13) + n(14) };
+}
+
+function postmasterPid(dataDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The postmaster's own and reaped children's time, plus every live child's. */
+function clusterTicks(postmaster: number): number | undefined {
+  const root = stat(postmaster);
+  if (!root) return undefined;
+  let ticks = root.own + root.children;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const child = stat(entry);
+    if (child?.ppid === postmaster) ticks += child.own;
+  }
+  return ticks;
+}
+
+export function cpuSnapshot(parties: CpuParties): CpuSnapshot {
+  const usage = process.cpuUsage();
+  const toMicros = (ticks: number | undefined) => (ticks === undefined ? undefined : (ticks * 1e6) / ticksPerSecond());
+  const api = parties.apiPid === undefined ? undefined : stat(parties.apiPid)?.own;
+  const postmaster = parties.postgresDataDir ? postmasterPid(parties.postgresDataDir) : undefined;
+  return {
+    api: toMicros(api),
+    postgres: toMicros(postmaster === undefined ? undefined : clusterTicks(postmaster)),
+    bench: usage.user + usage.system,
+  };
+}
+
+export function cpuPerRequest(before: CpuSnapshot, after: CpuSnapshot, answered: number): CpuPerRequest | undefined {
+  if (answered <= 0) return undefined;
+  const per = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : (b - a) / answered);
+  return { api: per(before.api, after.api), postgres: per(before.postgres, after.postgres), bench: (after.bench - before.bench) / answered };
+}
