@@ -9,6 +9,7 @@ import pg from 'pg';
 import { auditLedger } from '../src/credits/audit.js';
 import { issueHs256Token } from '../src/graphql/auth.js';
 import { cleanup, installSignalHandlers, onCleanup } from './cleanup.js';
+import { cpuPerRequest, cpuSnapshot, type CpuParties } from './cpu.js';
 import { openBenchDatabase } from './database.js';
 import { benchHistoryQueries } from './history-queries.js';
 import { runHttp, stopHttpLoad } from './http-load.js';
@@ -59,7 +60,7 @@ function sqlScenarios(runId: string, seeded: SeededData): SqlScenario[] {
 
 type Runner = (concurrency: number, seconds: number) => Promise<Measurement>;
 
-async function measure(settings: BenchSettings, name: string, summary: string, runner: Runner, ceiling?: string): Promise<ScenarioReport> {
+async function measure(settings: BenchSettings, parties: CpuParties, name: string, summary: string, runner: Runner, ceiling?: string): Promise<ScenarioReport> {
   const report: ScenarioReport = { name, summary, ceiling, runs: [] };
   if (settings.warmupSeconds > 0) {
     const bar = timedProgress(`${name} warm-up`, settings.warmupSeconds);
@@ -69,7 +70,9 @@ async function measure(settings: BenchSettings, name: string, summary: string, r
   for (const concurrency of settings.concurrency) {
     if (interrupted) break;
     const bar = timedProgress(`${name} c=${concurrency}`, settings.seconds);
+    const before = cpuSnapshot(parties);
     const run = await runner(concurrency, settings.seconds);
+    run.cpuMicrosPerRequest = cpuPerRequest(before, cpuSnapshot(parties), run.answered);
     bar.stop(`${run.throughput.toFixed(0)} req/s`);
     report.runs.push(run);
   }
@@ -122,9 +125,12 @@ async function main(): Promise<number> {
   const tokens = await signTokens(jwtSecret, seeded);
   const api = await startApi({ databaseUrl: database.url, jwtSecret, dir, nodeArgs: settings.serverNodeArgs });
   report.environment.apiPoolSize = apiPoolSize(database.url);
+  // Whose CPU time each run reports.
+  const parties: CpuParties = { apiPid: api.pid, postgresDataDir: database.dataDir };
   process.stderr.write(`bench: API pid ${api.pid} on ${api.url} (NODE_ENV=production, logs in ${api.logFile})\n`);
 
-  const statements: ConsumeStatements = consumeStatements();
+  const platform = database.orm.em.getPlatform();
+  const statements: ConsumeStatements = consumeStatements((sql, params) => platform.formatQuery(sql, params));
   report.environment.ceilingStatements = [statements.viewerSql, statements.consumeSql.trim()];
   const sql = new Map(sqlScenarios(runId, seeded).map((s) => [s.name, s]));
   const selected = (name: string) => !settings.scenarios || settings.scenarios.has(name);
@@ -134,14 +140,14 @@ async function main(): Promise<number> {
     const ceiling = scenario.ceiling ? sql.get(scenario.ceiling) : undefined;
     if (ceiling && (selected(ceiling.name) || selected(scenario.name))) {
       const run: Runner = (c, s) => runSqlCeiling(database.url, statements, ceiling, CONSUME_FEATURE, c, s, () => interrupted);
-      report.scenarios.push(await measure(settings, ceiling.name, ceiling.summary, run));
+      report.scenarios.push(await measure(settings, parties, ceiling.name, ceiling.summary, run));
     }
     if (!selected(scenario.name) || interrupted) continue;
     const run: Runner = (c, s) => runHttp(api.url, scenario, c, s);
-    report.scenarios.push(await measure(settings, scenario.name, scenario.summary, run, scenario.ceiling));
+    report.scenarios.push(await measure(settings, parties, scenario.name, scenario.summary, run, scenario.ceiling));
   }
   if (!interrupted) {
-    const history = { pool, apiUrl: api.url, jwtSecret, runId, selected, measure: (name: string, summary: string, run: Runner) => measure(settings, name, summary, run) };
+    const history = { pool, apiUrl: api.url, jwtSecret, runId, selected, measure: (name: string, summary: string, run: Runner) => measure(settings, parties, name, summary, run) };
     report.scenarios.push(...(await benchHistoryQueries(history)));
   }
   if (interrupted) return 130;

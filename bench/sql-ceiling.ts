@@ -12,49 +12,50 @@ import type { BenchUser } from './seed.js';
 
 /**
  * The ceiling for consumeCredits: the database work of one request and nothing else. Per consumption that is the
- * viewer lookup provisioning does (its VIEWER_SQL) and the ledger's POST_SQL
- * with the parameters `Ledger.consume` passes, each through a plain `pg` pool of the API's size. No HTTP, GraphQL,
- * token check or ORM. The statements are imported, not copied, so the baseline moves when the request path does.
+ * viewer lookup provisioning does (its VIEWER_SQL) and the ledger's POST_SQL with the parameters `Ledger.consume`
+ * passes, each sent as the API sends it: the SQL text formatted by the ORM's platform (values inlined, one
+ * simple-protocol message, see database/native-query.ts), through a plain `pg` pool of the API's size. No HTTP,
+ * GraphQL, token check or ORM. The statements are imported, not copied, so the baseline moves when the request path
+ * does.
  */
 export interface ConsumeStatements {
+  /** The statement templates, for the report. */
   viewerSql: string;
-  viewerParams(clerkUserId: string): unknown[];
   consumeSql: string;
-  consumeParams(userId: string, idempotencyKey: string, feature: string): unknown[];
+  viewer(clerkUserId: string): string;
+  consume(userId: string, idempotencyKey: string, feature: string): string;
 }
 
-/** MikroORM writes `?` placeholders; pg wants `$1..$n`. Quoted text is left alone (`?` can appear there). */
-export function toPgPlaceholders(sql: string): string {
-  let n = 0;
-  return sql.replace(/'(?:[^']|'')*'|"(?:[^"]|"")*"|\?/g, (match) => (match === '?' ? `$${++n}` : match));
-}
+/** Formats a statement and its parameters into the text sent, as the ORM's platform does. */
+export type FormatQuery = (sql: string, params: unknown[]) => string;
 
-export function consumeStatements(): ConsumeStatements {
+export function consumeStatements(format: FormatQuery): ConsumeStatements {
   const amount = 1;
   return {
-    viewerSql: toPgPlaceholders(VIEWER_SQL),
-    viewerParams: (clerkUserId) => [clerkUserId],
-    consumeSql: toPgPlaceholders(POST_SQL),
+    viewerSql: VIEWER_SQL,
+    consumeSql: POST_SQL,
+    viewer: (clerkUserId) => format(VIEWER_SQL, [clerkUserId]),
     // The order of Ledger.post's parameter list, for a consumption as Ledger.consume builds it.
-    consumeParams: (userId, idempotencyKey, feature) => [
-      -amount,
-      userId,
-      -amount,
-      prefixedId('ctx'),
-      userId,
-      CreditTransactionType.CONSUMPTION,
-      -amount,
-      `Used ${amount} credit on ${feature}`,
-      feature,
-      idempotencyKey,
-      requestHash('consume', { amount, feature }),
-      null,
-      null,
-      null,
-      null,
-      null,
-      JSON.stringify({ requestId: randomUUID() }),
-    ],
+    consume: (userId, idempotencyKey, feature) =>
+      format(POST_SQL, [
+        -amount,
+        userId,
+        -amount,
+        prefixedId('ctx'),
+        userId,
+        CreditTransactionType.CONSUMPTION,
+        -amount,
+        `Used ${amount} credit on ${feature}`,
+        feature,
+        idempotencyKey,
+        requestHash('consume', { amount, feature }),
+        null,
+        null,
+        null,
+        null,
+        null,
+        JSON.stringify({ requestId: randomUUID() }),
+      ]),
   };
 }
 
@@ -88,10 +89,10 @@ export async function runSqlCeiling(
       const user = scenario.nextUser();
       const t0 = performance.now();
       try {
-        const viewer = await pool.query<{ id: string }>(statements.viewerSql, statements.viewerParams(user.clerkUserId));
+        const viewer = await pool.query<{ id: string }>(statements.viewer(user.clerkUserId));
         const viewerId = viewer.rows[0]?.id;
         if (!viewerId) throw Object.assign(new Error('viewer not found'), { code: 'viewer not found' });
-        const posted = await pool.query(statements.consumeSql, statements.consumeParams(viewerId, scenario.nextKey(), feature));
+        const posted = await pool.query(statements.consume(viewerId, scenario.nextKey(), feature));
         if (posted.rowCount === 1) outcomes.ok++;
         else outcomes.insufficientCredits++;
       } catch (error) {

@@ -3,6 +3,7 @@ import type { VerifiedIdentity } from '../graphql/auth.js';
 import { unauthenticated } from '../graphql/errors.js';
 import type { Ledger } from '../credits/ledger.js';
 import { prefixedId } from '../database/ids.js';
+import { queryRows } from '../database/native-query.js';
 import { ADMIN_ROLE, User } from './user.entity.js';
 
 /** The viewer lookup every authenticated request makes (the benchmark's raw-SQL ceiling imports it too). */
@@ -24,7 +25,7 @@ export async function provisionUser(
   options: ProvisioningOptions,
 ): Promise<User> {
   // Plain SQL mapped onto the entity: the ORM's query building was a visible share of a consumption's CPU.
-  const [row] = await em.execute<Record<string, unknown>[]>(VIEWER_SQL, [identity.subject]);
+  const [row] = await queryRows(em, VIEWER_SQL, [identity.subject]);
   let user = row ? em.map(User, row) : null;
   if (!user) {
     await em.transactional(async (tx) => {
