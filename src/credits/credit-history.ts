@@ -1,10 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { rowView } from '../database/row-view.js';
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
 import { badUserInput } from '../graphql/errors.js';
 import { decodeCursor, encodeCursor, PageInfo, pageSize, slicePage } from '../graphql/pagination.js';
 import { featureKey, idOf } from '../graphql/validation.js';
-import { CreditTransaction } from './credit-transaction.entity.js';
+import { CreditTransaction, transactionView } from './credit-transaction.entity.js';
 import { CreditTransactionStatus, CreditTransactionType } from './credit-transaction.enums.js';
 
 @InputType()
@@ -47,10 +46,6 @@ export class CreditTransactionConnection {
 }
 
 const CURSOR_KIND = 'ctx';
-
-/** A ledger row as a plain object of the GraphQL type's shape (see database/row-view.ts). */
-export const transactionView = (row: Record<string, unknown>) =>
-  rowView(CreditTransaction, row, { user_id: 'user', workshop_id: 'workshop', refund_of_id: 'refundOf' });
 
 /** A user's ledger, newest first in posting order, keyset-paginated on posting_seq. */
 export async function creditHistory(

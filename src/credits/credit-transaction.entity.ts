@@ -3,6 +3,7 @@ import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { GraphQLJSON } from 'graphql-scalars';
 import { OptionalProps } from '@mikro-orm/core';
 import { prefixedId } from '../database/ids.js';
+import { rowView } from '../database/row-view.js';
 import { User } from '../users/user.entity.js';
 import { Workshop } from '../workshops/workshop.entity.js';
 import { CreditTransactionStatus, CreditTransactionType } from './credit-transaction.enums.js';
@@ -113,3 +114,10 @@ export class CreditTransaction {
   @Property({ type: 'timestamptz', defaultRaw: 'now()' })
   createdAt: Date = new Date();
 }
+
+/**
+ * A ledger row as a plain object of the GraphQL type's shape (see database/row-view.ts). Ledger rows change only
+ * through SQL (ledger.ts), never through the ORM's change tracking, so every row the ledger returns is one of these.
+ */
+export const transactionView = (row: Record<string, unknown>): CreditTransaction =>
+  rowView(CreditTransaction, row, { user_id: 'user', workshop_id: 'workshop', refund_of_id: 'refundOf' });

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { GraphQLError } from 'graphql';
 import { prefixedId } from '../database/ids.js';
+import { queryRows } from '../database/native-query.js';
 import {
   badUserInput,
   idempotencyConflict,
@@ -10,7 +11,7 @@ import {
   reservationExpired,
 } from '../graphql/errors.js';
 import type { User } from '../users/user.entity.js';
-import { CreditTransaction, type LedgerMetadata } from './credit-transaction.entity.js';
+import { CreditTransaction, transactionView, type LedgerMetadata } from './credit-transaction.entity.js';
 import { CreditTransactionStatus, CreditTransactionType, WORKSHOP_FEATURE } from './credit-transaction.enums.js';
 import { grantKey, STARTER_CREDITS_KEY } from './idempotency-keys.js';
 import {
@@ -288,7 +289,7 @@ export class Ledger {
       ],
     );
     if (!row) throw notFound('User', purchase.userId);
-    return this.entity(em, row);
+    return transactionView(row);
   }
 
   /**
@@ -312,7 +313,7 @@ export class Ledger {
          where id = ? returning *`,
         [moved!.credit_balance, paymentIntentId, purchase.id],
       );
-      return { outcome: 'completed', transaction: this.entity(em, row!) };
+      return { outcome: 'completed', transaction: transactionView(row!) };
     });
   }
 
@@ -328,7 +329,7 @@ export class Ledger {
          where id = ? returning *`,
         [reason, purchase.id],
       );
-      return { outcome: 'failed', transaction: this.entity(em, row!) };
+      return { outcome: 'failed', transaction: transactionView(row!) };
     });
   }
 
@@ -735,8 +736,8 @@ export class Ledger {
   }
 
   private async post(em: EntityManager, posting: Posting): Promise<CreditTransaction | undefined> {
-    const [row] = await em.execute<Row[]>(POST_SQL, [posting.amount, posting.userId, posting.amount, ...this.rowParams(posting)]);
-    return row ? this.entity(em, row) : undefined;
+    const [row] = await queryRows(em, POST_SQL, [posting.amount, posting.userId, posting.amount, ...this.rowParams(posting)]);
+    return row ? transactionView(row) : undefined;
   }
 
   private async postLocked(em: EntityManager, posting: Posting, expiringDelta: number): Promise<CreditTransaction> {
@@ -748,7 +749,7 @@ export class Ledger {
       ...this.rowParams(posting),
     ]);
     if (!row) throw notFound('User', posting.userId);
-    return this.entity(em, row);
+    return transactionView(row);
   }
 
   /** The INSERT_POSTED_ROW parameters, in order. */
@@ -829,12 +830,9 @@ export class Ledger {
       `select * from credit_transactions where ${column} = ? and type = 'purchase' order by posting_seq limit 1 for update`,
       [value],
     );
-    return row ? this.entity(em, row) : undefined;
+    return row ? transactionView(row) : undefined;
   }
 
-  private entity(em: EntityManager, row: Row): CreditTransaction {
-    return em.map(CreditTransaction, row);
-  }
 }
 
 function toAccount(row: Row): Account {

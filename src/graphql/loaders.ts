@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { CreditTransaction } from '../credits/credit-transaction.entity.js';
-import { transactionView } from '../credits/credit-history.js';
+import { transactionView } from '../credits/credit-transaction.entity.js';
 import { pgTextArray } from '../database/row-view.js';
 import type { Workshop } from '../workshops/workshop.entity.js';
 import { createWorkshopPageLoader, workshopView } from '../workshops/workshop-list.js';
