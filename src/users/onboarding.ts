@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Field, ObjectType } from 'type-graphql';
-import type { User } from './user.entity.js';
+import { userView, type User } from './user.entity.js';
 
 @ObjectType()
 export class OnboardingState {
@@ -18,13 +18,12 @@ export const onboardingStateOf = (user: User): OnboardingState => ({
 
 /** Idempotent: the first completion time is kept, whatever the number of calls or their concurrency. */
 export async function completeOnboarding(em: EntityManager, user: User): Promise<User> {
-  await em.execute(
+  const [row] = await em.execute<Record<string, unknown>[]>(
     `update users set onboarding_complete = true,
        onboarding_completed_at = coalesce(onboarding_completed_at, now()),
        updated_at = case when onboarding_complete then updated_at else now() end
-     where id = ?`,
+     where id = ? returning *`,
     [user.id],
   );
-  await em.refresh(user);
-  return user;
+  return row ? userView(row) : user;
 }

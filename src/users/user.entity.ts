@@ -2,6 +2,7 @@ import { Check, Entity, Index, PrimaryKey, Property } from '@mikro-orm/decorator
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { OptionalProps } from '@mikro-orm/core';
 import { prefixedId } from '../database/ids.js';
+import { rowView } from '../database/row-view.js';
 
 export const ADMIN_ROLE = 'admin';
 
@@ -105,3 +106,9 @@ export class User {
     return this.roles.includes(ADMIN_ROLE);
   }
 }
+
+/**
+ * A users row as a read model of the entity's shape (see database/row-view.ts): what a request knows of its viewer.
+ * Changes to a user are made in SQL, never through this object.
+ */
+export const userView = (row: Record<string, unknown>): User => rowView(User, row, {});

@@ -4,6 +4,7 @@ import { DEFAULT_PAGE_SIZE } from '../graphql/pagination.js';
 import { viewerOf, type Context } from '../graphql/context.js';
 import { notFound } from '../graphql/errors.js';
 import { idOf, text } from '../graphql/validation.js';
+import { User } from '../users/user.entity.js';
 import { Workshop } from './workshop.entity.js';
 import { CreateWorkshopInput } from './workshop.input.js';
 import { listWorkshops, WorkshopConnection } from './workshop-list.js';
@@ -34,7 +35,7 @@ export class WorkshopResolver {
   @Authorized()
   @Mutation(() => Workshop)
   async createWorkshop(@Arg('input', () => CreateWorkshopInput) input: CreateWorkshopInput, @Ctx() ctx: Context) {
-    const workshop = ctx.em.create(Workshop, { owner: viewerOf(ctx), title: text('input.title', input.title, { max: 200 }) });
+    const workshop = ctx.em.create(Workshop, { owner: ctx.em.getReference(User, viewerOf(ctx).id), title: text('input.title', input.title, { max: 200 }) });
     await ctx.em.flush();
     return workshop;
   }
