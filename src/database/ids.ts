@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { createHash, randomFillSync, randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
 
 export type IdPrefix = 'usr' | 'ws' | 'ctx' | 'pack' | 'rsv';
@@ -12,9 +12,21 @@ export type IdPrefix = 'usr' | 'ws' | 'ctx' | 'pack' | 'rsv';
 const LENGTH = 24;
 const BIG_LENGTH = 32;
 
+const BASE36 = '0123456789abcdefghijklmnopqrstuvwxyz';
+
+// Random bytes are drawn from the CSPRNG a few KiB at a time, as Node does for randomUUID(): one call per id was
+// a visible share of an id's cost.
+const random = Buffer.alloc(4096);
+let randomOffset = random.length;
+
 const entropy = (length: number) => {
+  if (randomOffset + length > random.length) {
+    randomFillSync(random);
+    randomOffset = 0;
+  }
   let text = '';
-  for (const byte of randomBytes(length)) text += (byte % 36).toString(36);
+  for (let i = randomOffset; i < randomOffset + length; i++) text += BASE36[random[i]! % 36];
+  randomOffset += length;
   return text;
 };
 
