@@ -25,7 +25,7 @@ export interface HistoryQueriesContext {
   jwtSecret: string;
   runId: string;
   selected(name: string): boolean;
-  /** run.ts's measure(): warm-up, then one run per configured concurrency. */
+  /** run.ts's measureTogether() for one scenario: warm-up, then one run per configured concurrency. */
   measure(name: string, summary: string, runner: Runner): Promise<ScenarioReport>;
 }
 

@@ -60,23 +60,40 @@ function sqlScenarios(runId: string, seeded: SeededData): SqlScenario[] {
 
 type Runner = (concurrency: number, seconds: number) => Promise<Measurement>;
 
-async function measure(settings: BenchSettings, parties: CpuParties, name: string, summary: string, runner: Runner, ceiling?: string): Promise<ScenarioReport> {
-  const report: ScenarioReport = { name, summary, ceiling, runs: [] };
-  if (settings.warmupSeconds > 0) {
+/** One scenario to measure: what it is called, what it does, and how to run it for a while. */
+interface Contender {
+  name: string;
+  summary: string;
+  runner: Runner;
+  /** The raw-SQL scenario its throughput is compared with. */
+  ceiling?: string;
+}
+
+/**
+ * Measures scenarios side by side: each is warmed up, then at every concurrency level each runs in turn. A
+ * consumption and its raw-SQL ceiling are compared at the same moment of the run (same table sizes, same
+ * checkpoint and autovacuum weather), not minutes apart.
+ */
+async function measureTogether(settings: BenchSettings, parties: CpuParties, contenders: Contender[]): Promise<ScenarioReport[]> {
+  const reports = contenders.map(({ name, summary, ceiling }): ScenarioReport => ({ name, summary, ceiling, runs: [] }));
+  for (const { name, runner } of contenders) {
+    if (settings.warmupSeconds === 0 || interrupted) break;
     const bar = timedProgress(`${name} warm-up`, settings.warmupSeconds);
     await runner(Math.max(...settings.concurrency), settings.warmupSeconds);
     bar.stop();
   }
   for (const concurrency of settings.concurrency) {
-    if (interrupted) break;
-    const bar = timedProgress(`${name} c=${concurrency}`, settings.seconds);
-    const before = cpuSnapshot(parties);
-    const run = await runner(concurrency, settings.seconds);
-    run.cpuMicrosPerRequest = cpuPerRequest(before, cpuSnapshot(parties), run.answered);
-    bar.stop(`${run.throughput.toFixed(0)} req/s`);
-    report.runs.push(run);
+    for (const [i, { name, runner }] of contenders.entries()) {
+      if (interrupted) return reports;
+      const bar = timedProgress(`${name} c=${concurrency}`, settings.seconds);
+      const before = cpuSnapshot(parties);
+      const run = await runner(concurrency, settings.seconds);
+      run.cpuMicrosPerRequest = cpuPerRequest(before, cpuSnapshot(parties), run.answered);
+      bar.stop(`${run.throughput.toFixed(0)} req/s`);
+      reports[i]!.runs.push(run);
+    }
   }
-  return report;
+  return reports;
 }
 
 function gitCommit(): string | undefined {
@@ -137,17 +154,20 @@ async function main(): Promise<number> {
 
   for (const scenario of httpScenarios(runId, tokens)) {
     if (interrupted) break;
+    const contenders: Contender[] = [];
     const ceiling = scenario.ceiling ? sql.get(scenario.ceiling) : undefined;
     if (ceiling && (selected(ceiling.name) || selected(scenario.name))) {
-      const run: Runner = (c, s) => runSqlCeiling(database.url, statements, ceiling, CONSUME_FEATURE, c, s, () => interrupted);
-      report.scenarios.push(await measure(settings, parties, ceiling.name, ceiling.summary, run));
+      const runner: Runner = (c, s) => runSqlCeiling(database.url, statements, ceiling, CONSUME_FEATURE, c, s, () => interrupted);
+      contenders.push({ name: ceiling.name, summary: ceiling.summary, runner });
     }
-    if (!selected(scenario.name) || interrupted) continue;
-    const run: Runner = (c, s) => runHttp(api.url, scenario, c, s);
-    report.scenarios.push(await measure(settings, parties, scenario.name, scenario.summary, run, scenario.ceiling));
+    if (selected(scenario.name)) {
+      const runner: Runner = (c, s) => runHttp(api.url, scenario, c, s);
+      contenders.push({ name: scenario.name, summary: scenario.summary, runner, ceiling: scenario.ceiling });
+    }
+    if (contenders.length > 0) report.scenarios.push(...(await measureTogether(settings, parties, contenders)));
   }
   if (!interrupted) {
-    const history = { pool, apiUrl: api.url, jwtSecret, runId, selected, measure: (name: string, summary: string, run: Runner) => measure(settings, parties, name, summary, run) };
+    const history = { pool, apiUrl: api.url, jwtSecret, runId, selected, measure: async (name: string, summary: string, runner: Runner) => (await measureTogether(settings, parties, [{ name, summary, runner }]))[0]! };
     report.scenarios.push(...(await benchHistoryQueries(history)));
   }
   if (interrupted) return 130;
