@@ -3,7 +3,7 @@ import { issueHs256Token } from '../src/graphql/auth.js';
 import { runHttp, type HttpScenario } from './http-load.js';
 import type { Measurement } from './measurement.js';
 import type { ScenarioReport } from './report.js';
-import { inTransaction } from './database.js';
+import { inTransaction, settle } from './database.js';
 
 /**
  * Reads of a user with 100,000 ledger rows over a year: `creditBalanceAt` at random instants (one backward step on
@@ -57,6 +57,7 @@ export async function benchHistoryQueries(context: HistoryQueriesContext): Promi
   if (!HISTORY_QUERY_SCENARIOS.some((name) => context.selected(name))) return [];
   process.stderr.write(`bench: seeding a user with ${HISTORY_QUERY_ROWS.toLocaleString('en-US')} ledger rows\n`);
   const token = await issueHs256Token(context.jwtSecret, await seedHistoryUser(context.pool, context.runId), {}, '1d');
+  await settle(context.pool);
   const body = (query: string, variables: Record<string, unknown>) => ({ token, body: JSON.stringify({ query, variables }) });
   const usage = 'query Usage($from: DateTime!, $to: DateTime!, $window: UsageWindow!) { creditUsage(from: $from, to: $to, window: $window) { start feature credits count } }';
   const scenarios: HttpScenario[] = [

@@ -10,7 +10,7 @@ import { auditLedger } from '../src/credits/audit.js';
 import { issueHs256Token } from '../src/graphql/auth.js';
 import { cleanup, installSignalHandlers, onCleanup } from './cleanup.js';
 import { cpuPerRequest, cpuSnapshot, type CpuParties } from './cpu.js';
-import { openBenchDatabase } from './database.js';
+import { openBenchDatabase, settle } from './database.js';
 import { benchHistoryQueries } from './history-queries.js';
 import { runHttp, stopHttpLoad } from './http-load.js';
 import type { Measurement } from './measurement.js';
@@ -137,6 +137,7 @@ async function main(): Promise<number> {
   const pool = new pg.Pool({ connectionString: database.url, max: 4 });
   onCleanup('seed pool', () => pool.end());
   const seeded = await seed(pool, runId, settings.users);
+  await settle(pool);
 
   const jwtSecret = randomBytes(48).toString('base64url');
   const tokens = await signTokens(jwtSecret, seeded);
