@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { CreditBalanceDocument, MeDocument } from '../generated/graphql.js';
+import { ADMIN_SUB, grantAsAdmin, ledgerRows, storedBalance, uniqueSub, userIdOf } from '../support/ledger-checks.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+/**
+ * The path every consumption takes is two statements and no transaction: the viewer lookup, then the ledger's
+ * single conditional statement. They run outside the ORM's per-statement machinery (database/native-query.ts) but
+ * must still be what the ORM would send and still reach its query logger, which is how these tests see them.
+ */
+describe('the consumption hot path', () => {
+  let server: TestServer;
+  let recording: string[] | undefined;
+
+  async function statementsOf<T>(request: () => Promise<T>): Promise<{ result: T; sql: string[] }> {
+    recording = [];
+    try {
+      const result = await request();
+      return { result, sql: recording };
+    } finally {
+      recording = undefined;
+    }
+  }
+
+  const consume = (sub: string, idempotencyKey: string, amount = 1) =>
+    server.as(sub).raw({
+      query: 'mutation C($input: ConsumeCreditsInput!) { consumeCredits(input: $input) { id amount balanceAfter createdAt } }',
+      variables: { input: { amount, feature: 'hot-path', idempotencyKey } },
+    });
+
+  beforeAll(async () => {
+    server = await startTestServer({ env: { ADMIN_USER_IDS: ADMIN_SUB, STARTER_CREDITS: '0' }, onQuery: (sql) => recording?.push(sql) });
+  });
+  afterAll(() => server.close());
+
+  it('is the viewer lookup and one posting statement, with the request values inlined as the ORM formats them', async () => {
+    const sub = uniqueSub('hot');
+    const userId = await userIdOf(server, sub);
+    await grantAsAdmin(server, userId, 10);
+
+    const { result, sql } = await statementsOf(() => consume(sub, "key-with-'quote'"));
+    expect(result.errors).toBeUndefined();
+    expect(sql).toHaveLength(2);
+    expect(sql[0]).toMatch(/^select \* from users where clerk_user_id = '.+' limit 1$/);
+    expect(sql[0]).toContain(sub);
+    expect(sql[1]).toMatch(/^\s*with moved as \(\s*update users set credit_balance/);
+    // A quote in a value is escaped, not a way out of the literal; the key was stored exactly as sent.
+    expect(sql[1]).toContain("'key-with-''quote'''");
+    expect(sql.join('\n')).not.toMatch(/^(begin|commit)/im);
+
+    const rows = await ledgerRows(server, userId);
+    const consumed = rows.find((row) => row.idempotency_key === "key-with-'quote'");
+    expect(consumed).toMatchObject({ amount: -1, balance_after: 9 });
+    expect(result.data).toMatchObject({ consumeCredits: { id: consumed!.id, amount: -1, balanceAfter: 9 } });
+    expect(await storedBalance(server, userId)).toBe(9);
+  });
+
+  it('answers a consumption with the row as stored, dates as ISO-8601', async () => {
+    const sub = uniqueSub('hot-shape');
+    await grantAsAdmin(server, await userIdOf(server, sub), 3);
+    const first = await consume(sub, 'shape-1', 2);
+    const replay = await consume(sub, 'shape-1', 2);
+    expect(first.errors).toBeUndefined();
+    const row = (first.data as { consumeCredits: { createdAt: string } }).consumeCredits;
+    expect(row.createdAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    // The retry is answered from the stored row (the replay path), identically.
+    expect(replay.data).toEqual(first.data);
+  });
+
+  it('reads the viewer with one statement, and a changed claim is written back in one more', async () => {
+    const sub = uniqueSub('hot-viewer');
+    await server.as(sub, { email: 'a@example.com' }).execute(MeDocument);
+
+    const read = await statementsOf(() => server.as(sub, { email: 'a@example.com' }).execute(CreditBalanceDocument));
+    expect(read.result.errors).toBeUndefined();
+    expect(read.sql.filter((s) => s.startsWith('select * from users'))).toHaveLength(1);
+    expect(read.sql.join('\n')).not.toMatch(/update users/);
+
+    const changed = await statementsOf(() => server.as(sub, { email: 'b@example.com' }).execute(MeDocument));
+    expect(changed.result.data?.me.email).toBe('b@example.com');
+    expect(changed.sql.filter((s) => /^update users set email/.test(s))).toHaveLength(1);
+    const after = await server.as(sub, { email: 'b@example.com' }).execute(MeDocument);
+    expect(after.data?.me.email).toBe('b@example.com');
+  });
+});
