@@ -31,7 +31,7 @@ export class DatabaseSeeder extends Seeder {
       const pack = SEED_PACKS[packIndex]!;
       const existing = await em.execute('select 1 from credit_transactions where stripe_session_id = ?', [session]);
       if (existing.length === 0) {
-        await ledger.recordPendingPurchase({
+        await ledger.purchases.recordPending({
           userId: who.id,
           credits: pack.credits,
           description: `${pack.name} (${pack.credits} credits)`,
@@ -39,8 +39,8 @@ export class DatabaseSeeder extends Seeder {
           metadata: { packId: pack.id },
         });
       }
-      if (outcome === 'paid') return ledger.completePurchase(session, `pi_${session.slice(3)}`);
-      if (outcome === 'failed') return ledger.failPurchase(session, 'checkout.session.expired');
+      if (outcome === 'paid') return ledger.purchases.complete(session, `pi_${session.slice(3)}`);
+      if (outcome === 'failed') return ledger.purchases.fail(session, 'checkout.session.expired');
       return undefined;
     };
 
@@ -61,7 +61,7 @@ export class DatabaseSeeder extends Seeder {
 
     await purchase(u.refunded, 2, 'cs_seed_refund_1', 'paid');
     await consume(u.refunded, 4, 'chat', 'refunded-chat');
-    await ledger.reversePurchase({
+    await ledger.purchases.reverse({
       purchase: { stripePaymentIntentId: 'pi_seed_refund_1' },
       cumulativeCredits: 20,
       reason: 'Refund requested by customer',

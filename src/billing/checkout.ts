@@ -69,7 +69,7 @@ export async function createCheckoutSession(ctx: Context, viewer: User, input: C
 
   let transaction: CreditTransaction;
   try {
-    transaction = await ledger.recordPendingPurchase({
+    transaction = await ledger.purchases.recordPending({
       userId: viewer.id,
       credits: pack.credits,
       description: purchaseDescription(pack),

@@ -38,7 +38,7 @@ export async function refundPurchase(ctx: Context, admin: User, request: RefundR
     }
   }
 
-  const result = await ledger.reversePurchase({
+  const result = await ledger.purchases.reverse({
     purchase: { id: purchase.id },
     cumulativeCredits: purchase.amount,
     reason: request.reason,

@@ -50,7 +50,7 @@ async function creditSession(session: Stripe.Checkout.Session, deps: EventDeps):
   if (!sessionId) return rejected('malformed', 'checkout session without an id');
   if (session.mode && session.mode !== 'payment') return effect('ignored', `${session.mode} session ${sessionId}`);
   const paymentIntentId = idOf(session.payment_intent);
-  let result = await deps.ledger.completePurchase(sessionId, paymentIntentId);
+  let result = await deps.ledger.purchases.complete(sessionId, paymentIntentId);
   if (result.outcome === 'unknown-session') {
     const userId = session.metadata?.userId;
     const packId = session.metadata?.packId;
@@ -59,7 +59,7 @@ async function creditSession(session: Stripe.Checkout.Session, deps: EventDeps):
     if (users.length === 0) return rejected('unknown-user', `session ${sessionId} names user ${userId}, who does not exist`);
     const pack = await deps.em.findOne(CreditPack, { id: packId });
     if (!pack) return rejected('unknown-pack', `session ${sessionId} names pack ${packId}, which does not exist`);
-    result = await deps.ledger.completeUnrecordedPurchase({
+    result = await deps.ledger.purchases.completeUnrecorded({
       userId,
       credits: pack.credits,
       description: purchaseDescription(pack),
@@ -89,7 +89,7 @@ function purchaseEffect(result: PurchaseOutcome, sessionId: string): EventEffect
 async function failSession(session: Stripe.Checkout.Session, reason: string, deps: EventDeps): Promise<EventEffect> {
   const sessionId = idOf(session);
   if (!sessionId) return rejected('malformed', 'checkout session without an id');
-  const result = await deps.ledger.failPurchase(sessionId, reason);
+  const result = await deps.ledger.purchases.fail(sessionId, reason);
   const row = result.transaction;
   return effect(result.outcome === 'failed' ? 'failed' : result.outcome, row?.id ?? sessionId);
 }
@@ -110,7 +110,7 @@ async function reverseRefundedCharge(charge: Stripe.Charge, eventId: string, dep
     [paymentIntentId],
   );
   if (!purchase) return rejected('unknown-payment', `no completed purchase has payment intent ${paymentIntentId}`);
-  const result = await deps.ledger.reversePurchase({
+  const result = await deps.ledger.purchases.reverse({
     purchase: { id: purchase.id },
     cumulativeCredits: Math.floor((purchase.amount * Math.min(refunded, amount)) / amount),
     reason: refunded >= amount ? 'Payment refunded' : 'Payment partially refunded',

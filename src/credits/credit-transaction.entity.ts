@@ -18,7 +18,7 @@ export type LedgerMetadata = Record<string, unknown>;
 @Entity({ tableName: 'credit_transactions' })
 @Index({ name: 'credit_transactions_user_keyset_index', properties: ['user', 'postingSeq'] })
 @Index({ name: 'credit_transactions_user_type_index', properties: ['user', 'type', 'postingSeq'] })
-// Balance at a time and usage windows: effective_at is monotonic in posting order per user (see ledger.ts).
+// Balance at a time and usage windows: effective_at is monotonic in posting order per user (see postings.ts).
 @Index({ name: 'credit_transactions_user_effective_index', properties: ['user', 'effectiveAt', 'postingSeq'] })
 @Unique({ name: 'credit_transactions_user_idempotency_key_unique', properties: ['user', 'idempotencyKey'] })
 @Unique({
@@ -117,7 +117,8 @@ export class CreditTransaction {
 
 /**
  * A ledger row as a plain object of the GraphQL type's shape (see database/row-view.ts). Ledger rows change only
- * through SQL (ledger.ts), never through the ORM's change tracking, so every row the ledger returns is one of these.
+ * through SQL (postings.ts and the ledger services), never through the ORM's change tracking, so every row the
+ * ledger returns is one of these.
  */
 export const transactionView = (row: Record<string, unknown>): CreditTransaction =>
   rowView(CreditTransaction, row, { user_id: 'user', workshop_id: 'workshop', refund_of_id: 'refundOf' });

@@ -24,7 +24,7 @@ order by 1 limit ?`;
  * Safe with several API instances sweeping at once: each user is handled in their own transaction that takes their
  * row with FOR UPDATE SKIP LOCKED, so a user someone else is working on is skipped rather than waited for, and
  * whoever holds the row re-reads it under the lock. Users are visited once per sweep in id order, so grant credits
- * that a hold keeps from expiring (see ledger.ts) cannot make a sweep loop.
+ * that a hold keeps from expiring (see postings.ts) cannot make a sweep loop.
  */
 export async function sweepExpired(em: EntityManager, now: Date): Promise<SweepSummary> {
   const ledger = new Ledger(em, { workshopCreditCost: 0, now: () => now });

@@ -1,5 +1,5 @@
 /**
- * The statements and constraint names of the ledger (ledger.ts runs them). Kept apart so the benchmark's raw-SQL
+ * The statements and constraint names of the ledger (postings.ts and the ledger services run them). Kept apart so the benchmark's raw-SQL
  * ceiling can import exactly what a request sends.
  */
 

@@ -14,7 +14,7 @@ export class ReservationsResolver {
     description: 'Holds credits for work whose cost is known only at the end; INSUFFICIENT_CREDITS when the spendable balance is too small.',
   })
   reserveCredits(@Arg('input', () => ReserveCreditsInput) input: ReserveCreditsInput, @Ctx() ctx: Context) {
-    return ctx.ledger.reserve(viewerOf(ctx), {
+    return ctx.ledger.reservations.reserve(viewerOf(ctx), {
       amount: creditAmount('input.amount', input.amount),
       feature: spendFeature('input.feature', input.feature),
       idempotencyKey: idempotencyKey('input.idempotencyKey', input.idempotencyKey),
@@ -29,7 +29,7 @@ export class ReservationsResolver {
       'Charges `amount` (at most the held amount) as one CONSUMPTION row and frees the rest. Once only: the same capture again returns the same result; otherwise RESERVATION_ALREADY_RESOLVED, or RESERVATION_EXPIRED after expiresAt.',
   })
   captureReservation(@Arg('id', () => ID) id: string, @Arg('amount', () => Int) amount: number, @Ctx() ctx: Context) {
-    return ctx.ledger.capture(viewerOf(ctx), idOf('rsv', 'id', id), creditAmount('amount', amount));
+    return ctx.ledger.reservations.capture(viewerOf(ctx), idOf('rsv', 'id', id), creditAmount('amount', amount));
   }
 
   @Authorized()
@@ -37,7 +37,7 @@ export class ReservationsResolver {
     description: 'Frees the held credits without a charge. Releasing again returns it unchanged; a captured or expired one is an error.',
   })
   releaseReservation(@Arg('id', () => ID) id: string, @Ctx() ctx: Context) {
-    return ctx.ledger.release(viewerOf(ctx), idOf('rsv', 'id', id));
+    return ctx.ledger.reservations.release(viewerOf(ctx), idOf('rsv', 'id', id));
   }
 
   @Authorized()

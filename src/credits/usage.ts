@@ -35,7 +35,7 @@ export const MAX_USAGE_SPAN_DAYS: Record<UsageWindow, number> = {
 
 /**
  * The balance right after the last COMPLETED row that took effect at or before `time`: one backward step on the
- * (user_id, effective_at, posting_seq) index. effective_at grows in posting order per user (ledger.ts), so that row
+ * (user_id, effective_at, posting_seq) index. effective_at grows in posting order per user (postings.ts), so that row
  * is also the last one posted by then.
  */
 export const BALANCE_AT_SQL = `

@@ -9,7 +9,7 @@ export const ADMIN_ROLE = 'admin';
 @ObjectType({ description: 'A person who holds credits. Provisioned on the first authenticated request of a new `sub`.' })
 @Entity({ tableName: 'users' })
 @Check({ name: 'users_credit_balance_check', expression: 'credit_balance >= 0' })
-// Held and expiring credits are parts of the balance; the ledger keeps both within it (see ledger.ts).
+// Held and expiring credits are parts of the balance; the ledger keeps both within it (see credits/postings.ts).
 @Check({ name: 'users_held_credits_check', expression: 'held_credits >= 0 and held_credits <= credit_balance' })
 @Check({ name: 'users_expiring_credits_check', expression: 'expiring_credits >= 0 and expiring_credits <= credit_balance' })
 export class User {

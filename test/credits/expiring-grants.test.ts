@@ -136,8 +136,8 @@ describe('expiring grants', () => {
     const { sub, userId } = await newUser('refund');
     const ledger = new Ledger(server.orm.em.fork(), { workshopCreditCost: 1 });
     const session = key('cs_test');
-    await ledger.recordPendingPurchase({ userId, credits: 10, description: 'Pack of 10', stripeSessionId: session });
-    await ledger.completePurchase(session, null);
+    await ledger.purchases.recordPending({ userId, credits: 10, description: 'Pack of 10', stripeSessionId: session });
+    await ledger.purchases.complete(session, null);
     await grantExpiring(server, userId, 6, inHours(24));
     await spend(sub, 8); // 6 from the grant, 2 from the purchase
     await grantExpiring(server, userId, 5, inHours(48));
@@ -145,10 +145,10 @@ describe('expiring grants', () => {
     expect(await accountOf(server, userId)).toEqual({ balance: 13, held: 4, expiring: 5 });
 
     // 10 to reverse; spendable is 9: 8 that never expire, then 1 from the grant.
-    const refund = await ledger.reversePurchase({ purchase: { stripePaymentIntentId: 'none' }, cumulativeCredits: 10, reason: 'x' });
+    const refund = await ledger.purchases.reverse({ purchase: { stripePaymentIntentId: 'none' }, cumulativeCredits: 10, reason: 'x' });
     expect(refund.outcome).toBe('unknown-purchase');
     const { rows } = await server.sql.query<{ id: string }>(`select id from credit_transactions where stripe_session_id = $1`, [session]);
-    const reversed = await ledger.reversePurchase({ purchase: { id: rows[0]!.id }, cumulativeCredits: 10, reason: 'Refunded' });
+    const reversed = await ledger.purchases.reverse({ purchase: { id: rows[0]!.id }, cumulativeCredits: 10, reason: 'Refunded' });
     expect(reversed.transaction).toMatchObject({ type: 'refund', amount: -9, balanceAfter: 4 });
     expect(reversed.transaction?.metadata).toMatchObject({ unrecoveredCredits: 1 });
     expect(await accountOf(server, userId)).toEqual({ balance: 4, held: 4, expiring: 4 });

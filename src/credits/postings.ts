@@ -1,0 +1,309 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { prefixedId } from '../database/ids.js';
+import { queryRows } from '../database/native-query.js';
+import { idempotencyConflict, notFound } from '../graphql/errors.js';
+import { CreditTransaction, transactionView, type LedgerMetadata } from './credit-transaction.entity.js';
+import { CreditTransactionType } from './credit-transaction.enums.js';
+import { IDEMPOTENCY_CONSTRAINT, isUniqueViolation, POST_LOCKED_SQL, POST_SQL } from './ledger-sql.js';
+
+/**
+ * Postings: the only code that changes a balance, or the held and expiring parts of it (`users.held_credits`,
+ * `users.expiring_credits`). Every balance change appends its ledger row in the same statement that moves
+ * `users.credit_balance`, so they commit or fail as one.
+ *
+ * Fast path: one statement (POST_SQL) for every credit, and for a debit of a user with no expiring credits whose
+ * spendable balance (balance - held) covers it. Slow path, for everything else (holds, expiring grants, their
+ * expiry): a transaction that locks the user row first (SELECT ... FOR NO KEY UPDATE, the lock an UPDATE takes, so
+ * it queues with the fast path but not with inserts whose foreign keys name the user), expires what has lapsed,
+ * checks, allocates a debit to the expiring grants it draws from (soonest expiry first) and posts.
+ *
+ * Lock order, one for the whole ledger: the user row is the per-user mutex and comes first. A user's grant rows
+ * (credit_grants) and reservation rows are locked only by a transaction that already holds that user's row (user,
+ * then grants, then reservations, and again grants when a capture draws on them), so whatever their order among
+ * themselves, no cycle can form. A workshop or purchase row, where a transaction locks one, comes before the user
+ * (Ledger.chargeWorkshop, Purchases.complete and Purchases.reverse); nothing locks a workshop or purchase row while holding a user
+ * row, and no transaction holds two users' rows.
+ *
+ * Time: effective_at is clock_timestamp() taken while the user row is locked (not now(), the transaction's start), so
+ * per user it grows in posting order and "the last row at or before t" gives the balance at t. Expiry compares
+ * expires_at with a `now` the caller passes (the ledger's clock by default; the sweeper passes its own).
+ *
+ * Expiry with credits held: an expiration removes only min(remaining, max(0, balance - held)) of a lapsed grant.
+ * What it cannot remove stays as the grant's remaining, because an open reservation may be counting on it: a capture
+ * draws on it first, and what is left expires as soon as the hold resolves (capture and release expire inline) or
+ * at the next sweep.
+ */
+
+export interface ExpirySummary {
+  reservationsExpired: number;
+  grantsExpired: number;
+  creditsExpired: number;
+  /** Credits of lapsed grants left in place because holds may still need them. */
+  creditsKept: number;
+}
+
+export interface LedgerOptions {
+  workshopCreditCost: number;
+  /** Correlates ledger rows with the request (and log lines) that wrote them. */
+  requestId?: string;
+  /** The clock that decides when holds and grants have lapsed. */
+  now?: () => Date;
+}
+
+/** A row to append, with the signed change it makes to the balance. */
+export interface Posting {
+  userId: string;
+  type: CreditTransactionType;
+  amount: number;
+  description: string;
+  feature?: string | null;
+  idempotencyKey?: string | null;
+  requestHash?: string | null;
+  workshopId?: string | null;
+  stripeSessionId?: string | null;
+  stripePaymentIntentId?: string | null;
+  refundOfId?: string | null;
+  creditsReversed?: number | null;
+  metadata?: LedgerMetadata | null;
+  /** Slow path only: the change to the held part of the balance (a capture frees its hold). */
+  heldDelta?: number;
+}
+
+/** A user's credits as read under their row lock; the slow path keeps it in step with what it writes. */
+export interface Account {
+  id: string;
+  balance: number;
+  held: number;
+  expiring: number;
+}
+
+/** What a debit took from one expiring grant. */
+interface Draw {
+  grantId: string;
+  amount: number;
+}
+
+export type SlowDebit = { row: CreditTransaction } | { replay: true } | { insufficient: Account };
+
+export type Row = Record<string, unknown>;
+
+/**
+ * The posting core the ledger's services share (ledger.ts, purchases.ts, reservations.ts): reading and locking a
+ * user's account, appending rows on the fast and slow paths, drawing on and expiring grants, replaying a used key.
+ */
+export class Postings {
+  constructor(
+    readonly em: EntityManager,
+    readonly options: LedgerOptions,
+  ) {}
+
+  now(): Date {
+    return this.options.now?.() ?? new Date();
+  }
+
+  async accountOf(userId: string, em: EntityManager = this.em): Promise<Account> {
+    const [row] = await em.execute<Row[]>('select id, credit_balance, held_credits, expiring_credits from users where id = ?', [userId]);
+    if (!row) throw notFound('User', userId);
+    return toAccount(row);
+  }
+
+  /** The first lock of every slow path: the user's row (see the lock order at the top). */
+  async lockAccount(em: EntityManager, userId: string): Promise<Account> {
+    const [row] = await em.execute<Row[]>(
+      'select id, credit_balance, held_credits, expiring_credits from users where id = ? for no key update',
+      [userId],
+    );
+    if (!row) throw notFound('User', userId);
+    return toAccount(row);
+  }
+
+  async keyUsed(em: EntityManager, userId: string, idempotencyKey: string): Promise<boolean> {
+    const rows = await em.execute<Row[]>('select 1 from credit_transactions where user_id = ? and idempotency_key = ?', [userId, idempotencyKey]);
+    return rows.length > 0;
+  }
+
+  async post(em: EntityManager, posting: Posting): Promise<CreditTransaction | undefined> {
+    const [row] = await queryRows(em, POST_SQL, [posting.amount, posting.userId, posting.amount, ...this.rowParams(posting)]);
+    return row ? transactionView(row) : undefined;
+  }
+
+  async postLocked(em: EntityManager, posting: Posting, expiringDelta: number): Promise<CreditTransaction> {
+    const [row] = await em.execute<Row[]>(POST_LOCKED_SQL, [
+      posting.amount,
+      posting.heldDelta ?? 0,
+      expiringDelta,
+      posting.userId,
+      ...this.rowParams(posting),
+    ]);
+    if (!row) throw notFound('User', posting.userId);
+    return transactionView(row);
+  }
+
+  /** A debit on the slow path, in its own transaction; what it expired on the way commits even when it is refused. */
+  async spendSlowly(posting: Posting): Promise<SlowDebit> {
+    try {
+      return await this.em.transactional((em) => this.spendLocked(em, posting));
+    } catch (error) {
+      if (!isUniqueViolation(error, IDEMPOTENCY_CONSTRAINT)) throw error;
+      return { replay: true };
+    }
+  }
+
+  /** Lock the user, expire what lapsed, check the spendable balance, then post the debit and its allocations. */
+  async spendLocked(em: EntityManager, posting: Posting): Promise<SlowDebit> {
+    const account = await this.lockAccount(em, posting.userId);
+    if (posting.idempotencyKey && (await this.keyUsed(em, posting.userId, posting.idempotencyKey))) return { replay: true };
+    await this.expireLapsed(em, account);
+    const required = -posting.amount;
+    if (account.balance - account.held < required) return { insufficient: account };
+    return { row: await this.debit(em, account, posting, Math.min(required, account.expiring)) };
+  }
+
+  /**
+   * Frees the user's lapsed holds, then expires what is left of their lapsed grants, soonest first. Each expiration
+   * removes min(remaining, max(0, balance - held)) and no more (see the top of this file). Needs the user row locked.
+   */
+  async expireLapsed(em: EntityManager, account: Account, now: Date = this.now()): Promise<ExpirySummary> {
+    const summary: ExpirySummary = { reservationsExpired: 0, grantsExpired: 0, creditsExpired: 0, creditsKept: 0 };
+    if (account.held > 0) {
+      const lapsed = await em.execute<Row[]>(
+        `update reservations set status = 'expired', resolved_at = clock_timestamp()
+         where user_id = ? and status = 'held' and expires_at <= ? returning amount`,
+        [account.id, now],
+      );
+      const freed = lapsed.reduce((sum, row) => sum + Number(row.amount), 0);
+      if (freed > 0) {
+        await em.execute('update users set held_credits = held_credits - ?, updated_at = now() where id = ?', [freed, account.id]);
+        account.held -= freed;
+        summary.reservationsExpired = lapsed.length;
+      }
+    }
+    if (account.expiring === 0) return summary;
+    const grants = await em.execute<Row[]>(
+      `select g.transaction_id, g.remaining from credit_grants g join credit_transactions t on t.id = g.transaction_id
+       where g.user_id = ? and g.remaining > 0 and g.expires_at <= ?
+       order by g.expires_at, t.posting_seq for update of g`,
+      [account.id, now],
+    );
+    for (const grant of grants) {
+      const grantId = String(grant.transaction_id);
+      const remaining = Number(grant.remaining);
+      const removable = Math.min(remaining, Math.max(0, account.balance - account.held));
+      summary.creditsKept += remaining - removable;
+      if (removable === 0) continue;
+      const expiration: Posting = {
+        userId: account.id,
+        type: CreditTransactionType.EXPIRATION,
+        amount: -removable,
+        description: `${removable} credit${removable === 1 ? '' : 's'} of grant ${grantId} expired`,
+        metadata: { grantId },
+      };
+      await this.debit(em, account, expiration, removable, [{ grantId, amount: removable }]);
+      summary.grantsExpired += 1;
+      summary.creditsExpired += removable;
+    }
+    return summary;
+  }
+
+  /**
+   * Posts a debit under the user's lock. `fromGrants` of it is drawn from the user's expiring grants, soonest expiry
+   * first (or from `draws` when the caller already chose them), and recorded as allocations of the new row.
+   */
+  async debit(em: EntityManager, account: Account, posting: Posting, fromGrants: number, draws?: Draw[]): Promise<CreditTransaction> {
+    const taken = draws ?? (fromGrants > 0 ? await this.drawFromGrants(em, account.id, fromGrants) : []);
+    const row = await this.postLocked(em, posting, -fromGrants);
+    if (taken.length > 0) {
+      await em.execute(
+        `with taken as (select * from json_to_recordset(?::json) as d(grant_id text, amount int)),
+         drawn as (update credit_grants g set remaining = g.remaining - taken.amount from taken where g.transaction_id = taken.grant_id)
+         insert into credit_allocations (transaction_id, grant_id, amount) select ?, grant_id, amount from taken`,
+        [JSON.stringify(taken.map((draw) => ({ grant_id: draw.grantId, amount: draw.amount }))), row.id],
+      );
+    }
+    account.balance += posting.amount;
+    account.held += posting.heldDelta ?? 0;
+    account.expiring -= fromGrants;
+    return row;
+  }
+
+  /** Locks the user's grants that have credits left, soonest expiry first (then posting order), and takes `amount`. */
+  async drawFromGrants(em: EntityManager, userId: string, amount: number): Promise<Draw[]> {
+    const open = await em.execute<Row[]>(
+      `select g.transaction_id, g.remaining from credit_grants g join credit_transactions t on t.id = g.transaction_id
+       where g.user_id = ? and g.remaining > 0 order by g.expires_at, t.posting_seq for update of g`,
+      [userId],
+    );
+    const draws: Draw[] = [];
+    let left = amount;
+    for (const grant of open) {
+      if (left === 0) break;
+      const take = Math.min(left, Number(grant.remaining));
+      draws.push({ grantId: String(grant.transaction_id), amount: take });
+      left -= take;
+    }
+    // users.expiring_credits is the sum of remaining over these rows, so this means the two disagree: stop.
+    if (left > 0) throw new Error(`expiring grants of ${userId} hold less than the ${amount} credits expected`);
+    return draws;
+  }
+
+  /** A GRANT row and its expiring lot, in the caller's transaction (the GRANT's UPDATE locks the user row first). */
+  async postExpiringGrant(em: EntityManager, posting: Posting, expiresAt: Date): Promise<CreditTransaction> {
+    const row = await this.postLocked(em, posting, posting.amount);
+    await em.execute(
+      'insert into credit_grants (transaction_id, user_id, amount, remaining, expires_at, created_at) values (?, ?, ?, ?, ?, now())',
+      [row.id, posting.userId, posting.amount, posting.amount, expiresAt],
+    );
+    return row;
+  }
+
+  /** The row a key was first used for, when the request is the same; a different request is a conflict. */
+  async replay(userId: string, idempotencyKey: string, hash: string): Promise<CreditTransaction | undefined> {
+    const previous = await this.em.fork().findOne(CreditTransaction, { user: userId, idempotencyKey });
+    if (!previous) return undefined;
+    if (previous.requestHash !== hash) throw idempotencyConflict(idempotencyKey);
+    return previous;
+  }
+
+  async replayOrFail(userId: string, idempotencyKey: string, hash: string): Promise<CreditTransaction> {
+    const previous = await this.replay(userId, idempotencyKey, hash);
+    if (!previous) throw new Error(`idempotency key ${idempotencyKey} was used but its row is gone`);
+    return previous;
+  }
+
+  /** The INSERT_POSTED_ROW parameters, in order. */
+  private rowParams(posting: Posting): unknown[] {
+    return [
+      prefixedId('ctx'),
+      posting.userId,
+      posting.type,
+      posting.amount,
+      posting.description,
+      posting.feature ?? null,
+      posting.idempotencyKey ?? null,
+      posting.requestHash ?? null,
+      posting.workshopId ?? null,
+      posting.stripeSessionId ?? null,
+      posting.stripePaymentIntentId ?? null,
+      posting.refundOfId ?? null,
+      posting.creditsReversed ?? null,
+      this.metadataJson(posting.metadata ?? null),
+    ];
+  }
+
+  metadataJson(metadata: LedgerMetadata | null): string | null {
+    const requestId = this.options.requestId;
+    if (!metadata && !requestId) return null;
+    return JSON.stringify(requestId ? { ...metadata, requestId } : metadata);
+  }
+}
+
+export function toAccount(row: Row): Account {
+  return {
+    id: String(row.id),
+    balance: Number(row.credit_balance),
+    held: Number(row.held_credits),
+    expiring: Number(row.expiring_credits),
+  };
+}
+
+export const usedCredits = (amount: number, feature: string) => `Used ${amount} credit${amount === 1 ? '' : 's'} on ${feature}`;
