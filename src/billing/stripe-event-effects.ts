@@ -18,6 +18,11 @@ export interface EventEffect {
 export interface EventDeps {
   em: EntityManager;
   ledger: Ledger;
+  /**
+   * The Checkout Session that created a payment, asked of Stripe (absent when Stripe's API is not configured). Used
+   * when a refund's notice arrives before the session's `checkout.session.completed`: Stripe does not order deliveries.
+   */
+  sessionOfPayment?: (paymentIntentId: string) => Promise<Stripe.Checkout.Session | undefined>;
 }
 
 const effect = (outcome: string, detail?: string, level: EventEffect['level'] = 'info'): EventEffect => ({ outcome, detail, level, record: true });
@@ -105,11 +110,22 @@ async function reverseRefundedCharge(charge: Stripe.Charge, eventId: string, dep
   if (!Number.isInteger(amount) || amount <= 0 || !Number.isInteger(refunded) || refunded < 0) {
     return rejected('malformed', `charge ${charge.id} has amount ${amount} and amount_refunded ${refunded}`);
   }
-  const [purchase] = await deps.em.execute<{ id: string; amount: number }[]>(
-    `select id, amount from credit_transactions where stripe_payment_intent_id = ? and type = 'purchase' order by posting_seq limit 1`,
-    [paymentIntentId],
-  );
-  if (!purchase) return rejected('unknown-payment', `no completed purchase has payment intent ${paymentIntentId}`);
+  let purchase = await purchaseOfPayment(deps.em, paymentIntentId);
+  let creditedFirst: EventEffect | undefined;
+  if (!purchase) {
+    // The refund's notice came first while the session's own event is still on its way (or retrying). A charge that
+    // was refunded had been paid, so the session is credited now, exactly as its event would credit it (that event
+    // then finds the purchase COMPLETED), and the refund is reversed from it: the credits never outlive the money.
+    const session = await deps.sessionOfPayment?.(paymentIntentId);
+    if (session?.payment_status === 'paid') {
+      creditedFirst = await creditSession(session, deps);
+      purchase = await purchaseOfPayment(deps.em, paymentIntentId);
+    }
+  }
+  if (!purchase) {
+    const session = creditedFirst ? ` (its session: ${creditedFirst.outcome}${creditedFirst.detail ? `, ${creditedFirst.detail}` : ''})` : '';
+    return rejected('unknown-payment', `no completed purchase has payment intent ${paymentIntentId}${session}`);
+  }
   const result = await deps.ledger.purchases.reverse({
     purchase: { id: purchase.id },
     cumulativeCredits: Math.floor((purchase.amount * Math.min(refunded, amount)) / amount),
@@ -118,11 +134,22 @@ async function reverseRefundedCharge(charge: Stripe.Charge, eventId: string, dep
   });
   const row = result.transaction;
   switch (result.outcome) {
-    case 'reversed':
-      return effect('refunded', `${row!.id}: ${row!.amount} credits, ${String(row!.metadata?.unrecoveredCredits ?? 0)} unrecovered`);
+    case 'reversed': {
+      const late = creditedFirst ? `; purchase credited first (${creditedFirst.outcome}: ${creditedFirst.detail ?? ''})` : '';
+      return effect('refunded', `${row!.id}: ${row!.amount} credits, ${String(row!.metadata?.unrecoveredCredits ?? 0)} unrecovered${late}`);
+    }
     case 'already-reversed':
       return effect('already-refunded', purchase.id);
     default:
       return effect(result.outcome, purchase.id, 'warn');
   }
+}
+
+/** The purchase a payment intent paid for (set on the row when its session completed). */
+async function purchaseOfPayment(em: EntityManager, paymentIntentId: string): Promise<{ id: string; amount: number } | undefined> {
+  const [purchase] = await em.execute<{ id: string; amount: number }[]>(
+    `select id, amount from credit_transactions where stripe_payment_intent_id = ? and type = 'purchase' order by posting_seq limit 1`,
+    [paymentIntentId],
+  );
+  return purchase;
 }

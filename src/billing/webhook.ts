@@ -19,6 +19,10 @@ export function createStripeWebhookHandler(services: Services): RequestHandler {
   const secret = config.stripe?.webhookSecret;
   // Verification needs no API key: the SDK's webhook helpers work without a configured client.
   const webhooks = services.stripe?.webhooks ?? Stripe.webhooks;
+  const stripe = services.stripe;
+  const sessionOfPayment = stripe
+    ? async (paymentIntentId: string) => (await stripe.checkout.sessions.list({ payment_intent: paymentIntentId, limit: 1 })).data[0]
+    : undefined;
 
   return async (req, res) => {
     const log = services.log.child({ route: 'stripe-webhook' });
@@ -62,7 +66,7 @@ export function createStripeWebhookHandler(services: Services): RequestHandler {
       const requestId = currentRequestScope()?.requestId ?? randomUUID();
       const result: EventEffect = await em.transactional(async (tx) => {
         const ledger = new Ledger(tx, { workshopCreditCost: config.workshopCreditCost, requestId });
-        const applied = await applyStripeEvent(event, { em: tx, ledger });
+        const applied = await applyStripeEvent(event, { em: tx, ledger, sessionOfPayment });
         if (applied.record) {
           await tx.execute(
             `insert into stripe_events (id, type, outcome, detail, livemode, processed_at) values (?, ?, ?, ?, ?, now())

@@ -185,4 +185,67 @@ describe('refunds', () => {
     expect(answer.status).toBe(200);
     expect(await writeCounts(server)).toEqual(before);
   });
+
+  describe('a refund notice that arrives before its session\'s checkout.session.completed', () => {
+    /** A purchase paid in Stripe whose completed event has not been delivered (Stripe does not order deliveries). */
+    async function paidButNotDelivered(label: string) {
+      const { server, stripe } = billing;
+      const sub = newSub(label);
+      const userId = await signUp(server, sub);
+      const session = await checkout(server, sub);
+      const paid = stripe.completeSession(session.id, 'paid');
+      return { userId, transactionId: session.transaction.id, paymentIntentId: paid.payment_intent as string, completed: stripeEvent('checkout.session.completed', paid) };
+    }
+
+    it('credits the session from Stripe first, then reverses; the late completed event changes nothing', async () => {
+      const { server, stripe } = billing;
+      const purchase = await paidButNotDelivered('early-refund');
+      expect(await balanceOf(server, purchase.userId)).toBe(0);
+
+      const refund = await deliver(server, stripeEvent('charge.refunded', stripe.refundInDashboard(purchase.paymentIntentId, 250)));
+      expect(refund).toMatchObject({ status: 200, body: { outcome: 'refunded' } });
+      expect(stripe.requestsTo('GET', '/v1/checkout/sessions').at(-1)?.body).toMatchObject({ payment_intent: purchase.paymentIntentId });
+      const rows = await rowsOf(server, purchase.userId);
+      expect(rows.map((r) => [r.type, r.status, r.amount, r.balance_after])).toEqual([
+        ['purchase', 'completed', 10, 10],
+        ['refund', 'completed', -2, 8],
+      ]);
+      expect(rows[0]).toMatchObject({ id: purchase.transactionId, stripe_payment_intent_id: purchase.paymentIntentId });
+      expect(rows[1]).toMatchObject({ refund_of_id: purchase.transactionId, credits_reversed: 2 });
+
+      const late = await deliver(server, purchase.completed);
+      expect(late.body?.outcome).toBe('already-credited');
+      const rest = await deliver(server, stripeEvent('charge.refunded', stripe.refundInDashboard(purchase.paymentIntentId)));
+      expect(rest.body?.outcome).toBe('refunded');
+      expect(await balanceOf(server, purchase.userId)).toBe(0);
+      expect(await rowsOf(server, purchase.userId)).toHaveLength(3);
+    });
+
+    it('answers 5xx and writes nothing while Stripe cannot be asked, then applies the retry once', async () => {
+      const { server, stripe } = billing;
+      const purchase = await paidButNotDelivered('early-refund-down');
+      const notice = stripeEvent('charge.refunded', stripe.refundInDashboard(purchase.paymentIntentId));
+      stripe.fail({ method: 'GET', path: '/v1/checkout/sessions', status: 500 });
+      const before = await writeCounts(server);
+      try {
+        expect((await deliver(server, notice)).status).toBe(500);
+        expect(await writeCounts(server)).toEqual(before);
+      } finally {
+        stripe.clearFailures();
+      }
+      const retried = await Promise.all([deliver(server, notice), deliver(server, notice)]);
+      expect(retried.map((r) => r.status)).toEqual([200, 200]);
+      // Whichever runs second finds the event recorded, or (inside) the purchase reversed already.
+      expect(retried.map((r) => r.body?.outcome)).toContain('refunded');
+      for (const answer of retried) expect(['refunded', 'already-refunded']).toContain(answer.body?.outcome);
+      const rows = await rowsOf(server, purchase.userId);
+      expect(rows.map((r) => [r.type, r.amount])).toEqual([
+        ['purchase', 10],
+        ['refund', -10],
+      ]);
+      expect(await balanceOf(server, purchase.userId)).toBe(0);
+      expect((await deliver(server, purchase.completed)).body?.outcome).toBe('already-credited');
+      expect(await balanceOf(server, purchase.userId)).toBe(0);
+    });
+  });
 });

@@ -198,6 +198,14 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
     return created;
   };
 
+  /** `GET /v1/checkout/sessions?payment_intent=pi_...`: Stripe's list object, newest first. */
+  const listSessions = (query: StripeObject): StripeObject => {
+    const intent = typeof query.payment_intent === 'string' ? query.payment_intent : undefined;
+    const limit = Math.min(Math.max(Number(query.limit ?? 10), 1), 100);
+    const matching = [...sessions.values()].filter((s) => intent === undefined || s.payment_intent === intent).reverse();
+    return { object: 'list', url: '/v1/checkout/sessions', has_more: matching.length > limit, data: clone(matching.slice(0, limit)) };
+  };
+
   const createRefund = (body: StripeObject): StripeObject => {
     const intent = requireParam(body, 'payment_intent');
     const chargeId = chargeByIntent.get(intent);
@@ -235,6 +243,7 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
   const route = (method: string, path: string, body: StripeObject): StripeObject => {
     if (method === 'POST' && path === '/v1/customers') return createCustomer(body);
     if (method === 'POST' && path === '/v1/checkout/sessions') return createSession(body);
+    if (method === 'GET' && path === '/v1/checkout/sessions') return listSessions(body);
     const sessionPath = /^\/v1\/checkout\/sessions\/([\w-]+)$/.exec(path);
     if (method === 'GET' && sessionPath) return clone(session(sessionPath[1]!));
     if (method === 'POST' && path === '/v1/refunds') return createRefund(body);
