@@ -76,6 +76,19 @@ export class DatabaseSeeder extends Seeder {
     await grant(u.exact, cost, 'exact-welcome', 'Exactly one workshop');
     await insertWorkshops(em, u.exact, 1);
 
+    // Reservations and expiring credits: a promotional grant that expires (spent first), one hold still open, one
+    // captured for less than it held, one released. Replays on a second run return each as it stands by then.
+    await grant(u.holds, 50, 'holds-welcome');
+    await ledger.grant({ userId: u.holds.id, amount: 20, reason: 'Promotional credits', idempotencyKey: 'seed:holds-promo', expiresAt: PROMO_EXPIRES_AT });
+    await consume(u.holds, 5, 'chat', 'holds-chat');
+    const reserve = (amount: number, feature: string, key: string) =>
+      ledger.reservations.reserve(asViewer(u.holds), { amount, feature, idempotencyKey: `seed:${key}`, ttlSeconds: HOLD_TTL_SECONDS });
+    await reserve(10, 'video.render', 'holds-open');
+    const captured = await reserve(6, 'image.render', 'holds-captured');
+    await ledger.reservations.capture(asViewer(u.holds), captured.id, 4);
+    const released = await reserve(3, 'chat', 'holds-released');
+    await ledger.reservations.release(asViewer(u.holds), released.id);
+
     await purchase(u.purchases, 0, 'cs_seed_pending_1', 'pending');
     await purchase(u.purchases, 1, 'cs_seed_failed_1', 'failed');
 
@@ -85,6 +98,11 @@ export class DatabaseSeeder extends Seeder {
     await em.execute('update users set deleted_at = ? where id = ? and deleted_at is null', [new Date('2026-11-10T09:00:00Z'), u.deleted.id]);
   }
 }
+
+/** A fixed date, so that the grant's request is the same on every run (a moved date would be another request). */
+const PROMO_EXPIRES_AT = new Date('2027-06-30T00:00:00Z');
+/** The open hold lasts a day from the first seed, then the sweeper releases it like any other. */
+const HOLD_TTL_SECONDS = 86_400;
 
 /** On a second run the deleted user is already deleted; its grant was made on the first run. */
 const ignoreDeleted = (error: unknown) => {

@@ -34,6 +34,7 @@ export const SEED_USERS = {
   workshops: user('workshops', 'Wren'),
   exact: user('exact', 'Eli'),
   purchases: user('purchases', 'Pia'),
+  holds: user('holds', 'Hal', { company: 'Metered Inc' }),
   deleted: user('deleted', 'Dee', { deleted: true }),
   admin: user('admin', 'Ada', { roles: ['admin'] }),
 } satisfies Record<string, DemoUser>;

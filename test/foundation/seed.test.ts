@@ -130,6 +130,29 @@ describe('the development seed', () => {
     expect(rows[0].n).toBeGreaterThanOrEqual(1);
   });
 
+  it('has a user with expiring credits, an open hold and resolved reservations', async () => {
+    const holds = SEED_USERS.holds.id;
+    const { rows: users } = await db.sql.query('select credit_balance, held_credits, expiring_credits from users where id = $1', [holds]);
+    // 50 + 20 promotional - 5 spent (from the promotion first) - 4 captured (from the promotion first); 10 held.
+    expect(users[0]).toEqual({ credit_balance: 61, held_credits: 10, expiring_credits: 11 });
+    const { rows: reservations } = await db.sql.query(
+      'select amount, status, captured_amount from reservations where user_id = $1 order by amount desc',
+      [holds],
+    );
+    expect(reservations).toEqual([
+      { amount: 10, status: 'held', captured_amount: null },
+      { amount: 6, status: 'captured', captured_amount: 4 },
+      { amount: 3, status: 'released', captured_amount: null },
+    ]);
+    const { rows: grants } = await db.sql.query('select amount, remaining from credit_grants where user_id = $1', [holds]);
+    expect(grants).toEqual([{ amount: 20, remaining: 11 }]);
+    const { rows: allocations } = await db.sql.query(
+      'select a.amount from credit_allocations a join credit_transactions t on t.id = a.transaction_id where t.user_id = $1 order by t.posting_seq',
+      [holds],
+    );
+    expect(allocations.map((row) => row.amount)).toEqual([5, 4]);
+  });
+
   it('has a pending and a failed purchase that moved no credits', async () => {
     const rows = await ledgerOf(db.sql, SEED_USERS.purchases.id);
     const purchases = rows.filter((row) => row.type === 'purchase');
