@@ -168,7 +168,9 @@ async function main(): Promise<number> {
     if (contenders.length > 0) report.scenarios.push(...(await measureTogether(settings, parties, contenders)));
   }
   if (!interrupted) {
-    const history = { pool, apiUrl: api.url, jwtSecret, runId, selected, measure: async (name: string, summary: string, runner: Runner) => (await measureTogether(settings, parties, [{ name, summary, runner }]))[0]! };
+    const measure = async (name: string, summary: string, runner: Runner) =>
+      (await measureTogether(settings, parties, [{ name, summary, runner }]))[0]!;
+    const history = { pool, apiUrl: api.url, jwtSecret, runId, selected, measure };
     report.scenarios.push(...(await benchHistoryQueries(history)));
   }
   if (interrupted) return 130;
