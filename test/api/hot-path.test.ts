@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CreditBalanceDocument, MeDocument } from '../generated/graphql.js';
 import { ADMIN_SUB, grantAsAdmin, ledgerRows, storedBalance, uniqueSub, userIdOf } from '../support/ledger-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { statementRecorder } from '../support/statements.js';
 
 /**
  * The path every consumption takes is two statements and no transaction: the viewer lookup, then the ledger's
@@ -10,17 +11,7 @@ import { startTestServer, type TestServer } from '../support/server.js';
  */
 describe('the consumption hot path', () => {
   let server: TestServer;
-  let recording: string[] | undefined;
-
-  async function statementsOf<T>(request: () => Promise<T>): Promise<{ result: T; sql: string[] }> {
-    recording = [];
-    try {
-      const result = await request();
-      return { result, sql: recording };
-    } finally {
-      recording = undefined;
-    }
-  }
+  const statements = statementRecorder();
 
   const consume = (sub: string, idempotencyKey: string, amount = 1) =>
     server.as(sub).raw({
@@ -29,7 +20,7 @@ describe('the consumption hot path', () => {
     });
 
   beforeAll(async () => {
-    server = await startTestServer({ env: { ADMIN_USER_IDS: ADMIN_SUB, STARTER_CREDITS: '0' }, onQuery: (sql) => recording?.push(sql) });
+    server = await startTestServer({ env: { ADMIN_USER_IDS: ADMIN_SUB, STARTER_CREDITS: '0' }, onQuery: statements.onQuery });
   });
   afterAll(() => server.close());
 
@@ -38,7 +29,7 @@ describe('the consumption hot path', () => {
     const userId = await userIdOf(server, sub);
     await grantAsAdmin(server, userId, 10);
 
-    const { result, sql } = await statementsOf(() => consume(sub, "key-with-'quote'"));
+    const { result, sql } = await statements.during(() => consume(sub, "key-with-'quote'"));
     expect(result.errors).toBeUndefined();
     expect(sql).toHaveLength(2);
     expect(sql[0]).toMatch(/^select \* from users where clerk_user_id = '.+' limit 1$/);
@@ -71,12 +62,12 @@ describe('the consumption hot path', () => {
     const sub = uniqueSub('hot-viewer');
     await server.as(sub, { email: 'a@example.com' }).execute(MeDocument);
 
-    const read = await statementsOf(() => server.as(sub, { email: 'a@example.com' }).execute(CreditBalanceDocument));
+    const read = await statements.during(() => server.as(sub, { email: 'a@example.com' }).execute(CreditBalanceDocument));
     expect(read.result.errors).toBeUndefined();
     expect(read.sql.filter((s) => s.startsWith('select * from users'))).toHaveLength(1);
     expect(read.sql.join('\n')).not.toMatch(/update users/);
 
-    const changed = await statementsOf(() => server.as(sub, { email: 'b@example.com' }).execute(MeDocument));
+    const changed = await statements.during(() => server.as(sub, { email: 'b@example.com' }).execute(MeDocument));
     expect(changed.result.data?.me.email).toBe('b@example.com');
     expect(changed.sql.filter((s) => /^update users set email/.test(s))).toHaveLength(1);
     const after = await server.as(sub, { email: 'b@example.com' }).execute(MeDocument);

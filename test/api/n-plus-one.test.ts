@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ApiHistoryWithWorkshopsDocument, ApiWorkshopsWithTransactionsDocument, ConsumeWorkshopCreditDocument, CreateWorkshopDocument } from '../generated/graphql.js';
 import { ADMIN_SUB, grantAsAdmin, uniqueSub, userIdOf } from '../support/ledger-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { statementRecorder } from '../support/statements.js';
 
 /**
  * Relations on a page are batched: the number of SQL statements a request runs does not grow with the page size.
@@ -9,24 +10,16 @@ import { startTestServer, type TestServer } from '../support/server.js';
  */
 describe('N+1', () => {
   let server: TestServer;
-  let recording: string[] | undefined;
+  const statements = statementRecorder();
   const sub = uniqueSub('nplus1');
   const MAX_STATEMENTS = 6;
 
-  async function statementsOf(request: () => Promise<unknown>): Promise<string[]> {
-    recording = [];
-    try {
-      await request();
-      return recording;
-    } finally {
-      recording = undefined;
-    }
-  }
+  const statementsOf = async (request: () => Promise<unknown>) => (await statements.during(request)).sql;
 
   beforeAll(async () => {
     server = await startTestServer({
       env: { ADMIN_USER_IDS: ADMIN_SUB },
-      onQuery: (sql) => recording?.push(sql),
+      onQuery: statements.onQuery,
     });
     const userId = await userIdOf(server, sub);
     await grantAsAdmin(server, userId, 100);

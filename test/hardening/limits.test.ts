@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { getIntrospectionQuery, print, type DocumentNode } from 'graphql';
 import * as operations from '../generated/graphql.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { statementRecorder } from '../support/statements.js';
 import { balanceOf, codesOf, ledgerRowCount } from './helpers.js';
 
 const CONSUME = 'consumeCredits(input: $input) { id balanceAfter }';
@@ -10,27 +11,20 @@ const aliasBomb = (count: number) =>
 
 describe('GraphQL operation limits', () => {
   let server: TestServer;
-  const statements: string[] = [];
+  const statements = statementRecorder();
   const alice = 'user_limits_alice';
 
   beforeAll(async () => {
-    server = await startTestServer({ env: { STARTER_CREDITS: '5000' }, onQuery: (sql) => statements.push(sql) });
+    server = await startTestServer({ env: { STARTER_CREDITS: '5000' }, onQuery: statements.onQuery });
     await server.as(alice).raw({ query: '{ creditBalance }' });
   });
   afterAll(() => server.close());
 
-  /** The SQL statements the server sent while answering one request. */
-  async function statementsDuring<T>(request: () => Promise<T>): Promise<{ result: T; sql: string[] }> {
-    const before = statements.length;
-    const result = await request();
-    return { result, sql: statements.slice(before) };
-  }
-
   it('refuses an alias bomb of 1,000 consumeCredits while parsing, before any ledger SQL', async () => {
     const rowsBefore = await ledgerRowCount(server);
     const input = { amount: 1, feature: 'bomb', idempotencyKey: 'bomb-1' };
-    const baseline = await statementsDuring(() => server.as(alice).raw({ query: '{ __typename }' }));
-    const bomb = await statementsDuring(() => server.as(alice).raw({ query: aliasBomb(1000), variables: { input } }));
+    const baseline = await statements.during(() => server.as(alice).raw({ query: '{ __typename }' }));
+    const bomb = await statements.during(() => server.as(alice).raw({ query: aliasBomb(1000), variables: { input } }));
 
     expect(bomb.result.status).toBe(400);
     expect(bomb.result.data ?? null).toBeNull();
@@ -48,8 +42,8 @@ describe('GraphQL operation limits', () => {
   it('refuses 11 aliased mutations (the limit is 10) at validation, naming the alias limit', async () => {
     const rowsBefore = await ledgerRowCount(server);
     const input = { amount: 1, feature: 'bomb', idempotencyKey: 'bomb-11' };
-    const baseline = await statementsDuring(() => server.as(alice).raw({ query: '{ __typename }' }));
-    const eleven = await statementsDuring(() => server.as(alice).raw({ query: aliasBomb(11), variables: { input } }));
+    const baseline = await statements.during(() => server.as(alice).raw({ query: '{ __typename }' }));
+    const eleven = await statements.during(() => server.as(alice).raw({ query: aliasBomb(11), variables: { input } }));
     expect(eleven.result.status).toBe(400);
     expect(codesOf(eleven.result)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
     expect(eleven.result.errors?.[0]?.message).toMatch(/alias/i);
