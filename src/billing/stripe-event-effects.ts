@@ -124,7 +124,9 @@ async function reverseRefundedCharge(charge: Stripe.Charge, eventId: string, dep
   }
   if (!purchase) {
     const session = creditedFirst ? ` (its session: ${creditedFirst.outcome}${creditedFirst.detail ? `, ${creditedFirst.detail}` : ''})` : '';
-    return rejected('unknown-payment', `no completed purchase has payment intent ${paymentIntentId}${session}`);
+    const unknown = rejected('unknown-payment', `no completed purchase has payment intent ${paymentIntentId}${session}`);
+    // A session that could not be credited for a reason a person must settle (paid after FAILED) stays that loud.
+    return creditedFirst?.level === 'error' ? { ...unknown, level: 'error' } : unknown;
   }
   const result = await deps.ledger.purchases.reverse({
     purchase: { id: purchase.id },

@@ -247,5 +247,18 @@ describe('refunds', () => {
       expect((await deliver(server, purchase.completed)).body?.outcome).toBe('already-credited');
       expect(await balanceOf(server, purchase.userId)).toBe(0);
     });
+
+    it('writes nothing for a refund of a session it had written off as FAILED, and says why', async () => {
+      const { server, stripe } = billing;
+      const sub = newSub('early-refund-failed');
+      await signUp(server, sub);
+      const session = await checkout(server, sub);
+      expect((await deliver(server, stripeEvent('checkout.session.expired', stripe.expireSession(session.id)))).body?.outcome).toBe('failed');
+      const paid = stripe.completeSession(session.id, 'paid');
+      const before = await writeCounts(server);
+      const answer = await deliver(server, stripeEvent('charge.refunded', stripe.refundInDashboard(paid.payment_intent as string)));
+      expect(answer).toMatchObject({ status: 200, body: { outcome: 'unknown-payment' } });
+      expect(await writeCounts(server)).toEqual(before);
+    });
   });
 });
