@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { loadConfig } from './src/config.js';
 import { resolveDatabase } from './src/database/database-url.js';
-import { ormOptions } from './src/database/orm-options.js';
+import { ormOptions } from './src/orm.js';
 
 /**
  * Configuration for the MikroORM CLI (`npx mikro-orm migration:up`, `migration:create`, `migration:check`...).

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres.js';
-import { ormOptions } from '../src/database/orm-options.js';
+import { ormOptions } from '../src/orm.js';
 import { onCleanup } from './cleanup.js';
 import type { BenchSettings } from './settings.js';
 

@@ -45,7 +45,7 @@ function sqlScenarios(runId: string, seeded: SeededData): SqlScenario[] {
   return [
     {
       name: 'sql-consume-spread',
-      summary: 'raw SQL of one consumption (viewer lookup + ledger POST_SQL) over plain pg, rotating over all users',
+      summary: 'raw SQL of one consumption (viewer lookup + ledger POST) over plain pg, rotating over all users',
       nextUser: (): BenchUser => seeded.users[i++ % seeded.users.length]!,
       nextKey: keySequence(runId, 'sql-spread'),
     },

@@ -2,17 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { createHistogram } from 'node:perf_hooks';
 import pg from 'pg';
 import { CreditTransactionType } from '../src/credits/credit-transaction.enums.js';
-import { POST_SQL } from '../src/credits/ledger-sql.js';
-import { requestHash } from '../src/credits/request-hash.js';
-import { prefixedId } from '../src/database/ids.js';
-import { ormOptions } from '../src/database/orm-options.js';
-import { VIEWER_SQL } from '../src/users/provisioning.js';
+import { POST } from '../src/credits/posting/statements.js';
+import { requestHash } from '../src/core/request-hash.js';
+import { prefixedId } from '../src/core/ids.js';
+import { ormOptions } from '../src/orm.js';
+import { VIEWER_SQL } from '../src/identity/provisioning.js';
 import { Outcomes, type Measurement } from './measurement.js';
 import type { BenchUser } from './seed.js';
 
 /**
  * The ceiling for consumeCredits: the database work of one request and nothing else. Per consumption that is the
- * viewer lookup provisioning does (its VIEWER_SQL) and the ledger's POST_SQL with the parameters `Ledger.consume`
+ * viewer lookup provisioning does (its VIEWER_SQL) and the ledger's POST with the parameters `Ledger.consume`
  * passes, each sent as the API sends it: the SQL text formatted by the ORM's platform (values inlined, one
  * simple-protocol message, see database/native-query.ts), through a plain `pg` pool of the API's size. No HTTP,
  * GraphQL, token check or ORM. The statements are imported, not copied, so the baseline moves when the request path
@@ -33,29 +33,28 @@ export function consumeStatements(format: FormatQuery): ConsumeStatements {
   const amount = 1;
   return {
     viewerSql: VIEWER_SQL,
-    consumeSql: POST_SQL,
+    consumeSql: POST.text,
     viewer: (clerkUserId) => format(VIEWER_SQL, [clerkUserId]),
-    // The order of Ledger.post's parameter list, for a consumption as Ledger.consume builds it.
-    consume: (userId, idempotencyKey, feature) =>
-      format(POST_SQL, [
-        -amount,
-        userId,
-        -amount,
-        prefixedId('ctx'),
-        userId,
-        CreditTransactionType.CONSUMPTION,
-        -amount,
-        `Used ${amount} credit on ${feature}`,
-        feature,
-        idempotencyKey,
-        requestHash('consume', { amount, feature }),
-        null,
-        null,
-        null,
-        null,
-        null,
-        JSON.stringify({ requestId: randomUUID() }),
-      ]),
+        consume: (userId, idempotencyKey, feature) =>
+      format(
+        POST.text,
+        POST.bind({
+          id: prefixedId('ctx'),
+          userId,
+          type: CreditTransactionType.CONSUMPTION,
+          amount: -amount,
+          description: `Used ${amount} credit on ${feature}`,
+          feature,
+          idempotencyKey,
+          requestHash: requestHash('consume', { amount, feature }),
+          workshopId: null,
+          stripeSessionId: null,
+          stripePaymentIntentId: null,
+          refundOfId: null,
+          creditsReversed: null,
+          metadata: JSON.stringify({ requestId: randomUUID() }),
+        }),
+      ),
   };
 }
 

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Seeder } from '@mikro-orm/seeder';
+import { isDomainError } from '../src/core/errors.js';
 import { Ledger } from '../src/credits/ledger.js';
 import { SEED_PACKS, SEED_USERS, WORKSHOP_COUNT, type DemoUser } from './demo-data.js';
 
@@ -26,7 +27,7 @@ export class DatabaseSeeder extends Seeder {
     const grant = (who: DemoUser, amount: number, key: string, reason = 'Welcome credits') =>
       ledger.grant({ userId: who.id, amount, reason, idempotencyKey: `seed:${key}` });
     const consume = (who: DemoUser, amount: number, feature: string, key: string, workshopId?: string) =>
-      ledger.consume(asViewer(who), { amount, feature, idempotencyKey: `seed:${key}`, workshopId });
+      ledger.consume(who.id, { amount, feature, idempotencyKey: `seed:${key}`, workshopId });
     const purchase = async (who: DemoUser, packIndex: number, session: string, outcome: 'paid' | 'pending' | 'failed') => {
       const pack = SEED_PACKS[packIndex]!;
       const existing = await em.execute('select 1 from credit_transactions where stripe_session_id = ?', [session]);
@@ -51,7 +52,7 @@ export class DatabaseSeeder extends Seeder {
     await purchase(u.demo, 1, 'cs_seed_demo_1', 'paid');
     await consume(u.demo, 2, 'document_generation', 'demo-doc-1');
     await insertWorkshops(em, u.demo, 3);
-    await ledger.chargeWorkshop(asViewer(u.demo), workshopId(u.demo, 1));
+    await ledger.chargeWorkshop(u.demo.id, workshopId(u.demo, 1));
 
     await grant(u.rich, 1000, 'rich-welcome', 'Enterprise trial');
     await grant(u.history, 10, 'history-welcome');
@@ -71,7 +72,7 @@ export class DatabaseSeeder extends Seeder {
     await grant(u.onboarding, 3, 'onboarding-welcome');
     await insertWorkshops(em, u.workshops, WORKSHOP_COUNT);
     await grant(u.workshops, 10 * cost, 'workshops-welcome');
-    for (let i = 1; i <= 10; i++) await ledger.chargeWorkshop(asViewer(u.workshops), workshopId(u.workshops, i));
+    for (let i = 1; i <= 10; i++) await ledger.chargeWorkshop(u.workshops.id, workshopId(u.workshops, i));
 
     await grant(u.exact, cost, 'exact-welcome', 'Exactly one workshop');
     await insertWorkshops(em, u.exact, 1);
@@ -82,12 +83,12 @@ export class DatabaseSeeder extends Seeder {
     await ledger.grant({ userId: u.holds.id, amount: 20, reason: 'Promotional credits', idempotencyKey: 'seed:holds-promo', expiresAt: PROMO_EXPIRES_AT });
     await consume(u.holds, 5, 'chat', 'holds-chat');
     const reserve = (amount: number, feature: string, key: string) =>
-      ledger.reservations.reserve(asViewer(u.holds), { amount, feature, idempotencyKey: `seed:${key}`, ttlSeconds: HOLD_TTL_SECONDS });
+      ledger.reservations.reserve(u.holds.id, { amount, feature, idempotencyKey: `seed:${key}`, ttlSeconds: HOLD_TTL_SECONDS });
     await reserve(10, 'video.render', 'holds-open');
     const captured = await reserve(6, 'image.render', 'holds-captured');
-    await ledger.reservations.capture(asViewer(u.holds), captured.id, 4);
+    await ledger.reservations.capture(u.holds.id, captured.id, 4);
     const released = await reserve(3, 'chat', 'holds-released');
-    await ledger.reservations.release(asViewer(u.holds), released.id);
+    await ledger.reservations.release(u.holds.id, released.id);
 
     await purchase(u.purchases, 0, 'cs_seed_pending_1', 'pending');
     await purchase(u.purchases, 1, 'cs_seed_failed_1', 'failed');
@@ -106,10 +107,8 @@ const HOLD_TTL_SECONDS = 86_400;
 
 /** On a second run the deleted user is already deleted; its grant was made on the first run. */
 const ignoreDeleted = (error: unknown) => {
-  if ((error as { extensions?: { code?: string } }).extensions?.code !== 'NOT_FOUND') throw error;
+  if (!isDomainError(error, 'NOT_FOUND')) throw error;
 };
-
-const asViewer = (demo: DemoUser) => ({ id: demo.id }) as Parameters<Ledger['consume']>[0];
 
 const workshopId = (demo: DemoUser, n: number) => `ws_seed${demo.clerkUserId.slice(5)}${String(n).padStart(3, '0')}`;
 

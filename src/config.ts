@@ -14,6 +14,10 @@ export interface AuthConfig {
   /** RS256 through a JWKS endpoint (e.g. Clerk). */
   jwksUrl?: string;
   issuer?: string;
+  /** Checked against the token's `aud` when set (AUTH_AUDIENCE, comma-separated for several). */
+  audience?: string[];
+  /** Clerk's `azp`: when set, a token naming another origin is refused (AUTH_AUTHORIZED_PARTIES). */
+  authorizedParties?: string[];
   /** True when the secret was generated and kept in DATA_DIR rather than configured. */
   generatedSecret: boolean;
 }
@@ -43,6 +47,8 @@ export interface Config {
   workshopCreditCost: number;
   stripe?: StripeConfig;
   appUrl: string;
+  /** Origins Checkout may send a buyer back to: APP_URL's and CHECKOUT_REDIRECT_ORIGINS. */
+  checkoutRedirectOrigins: ReadonlySet<string>;
   logLevel: string;
   rateLimit: RateLimitConfig;
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
@@ -95,15 +101,38 @@ function nodeEnv(env: Env): Config['env'] {
   throw new ConfigError('NODE_ENV', `expected development, production or test, got "${raw}"`);
 }
 
-function authConfig(env: Env): AuthConfig {
+const list = (env: Env, name: string): string[] | undefined => {
+  const values = (env[name] ?? '')
+    .split(',')
+    .map((value) => value.trim())
+    .filter(Boolean);
+  return values.length > 0 ? values : undefined;
+};
+
+/** An origin (`https://app.example.com`), as browsers send and compare them. */
+function origin(name: string, value: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(name, `expected origins like https://app.example.com, got "${value}"`);
+  }
+  if ((parsed.protocol !== 'https:' && parsed.protocol !== 'http:') || parsed.origin !== value.replace(/\/$/, '')) {
+    throw new ConfigError(name, `expected origins like https://app.example.com (scheme, host and port only), got "${value}"`);
+  }
+  return parsed.origin;
+}
+
+function authConfig(env: Env, isProduction: boolean): AuthConfig {
   const jwtSecret = blankToUndefined(env.AUTH_JWT_SECRET);
-  const jwksUrl = url(env, 'AUTH_JWKS_URL', ['https:', 'http:']);
+  const jwksUrl = url(env, 'AUTH_JWKS_URL', isProduction ? ['https:'] : ['https:', 'http:']);
   const issuer = blankToUndefined(env.AUTH_ISSUER);
   if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
     throw new ConfigError('AUTH_JWT_SECRET', 'must be at least 32 bytes for HS256');
   }
   if (jwksUrl && !issuer) throw new ConfigError('AUTH_ISSUER', 'required when AUTH_JWKS_URL is set');
-  return { jwtSecret, jwksUrl: jwksUrl?.toString(), issuer, generatedSecret: false };
+  const authorizedParties = list(env, 'AUTH_AUTHORIZED_PARTIES')?.map((party) => origin('AUTH_AUTHORIZED_PARTIES', party));
+  return { jwtSecret, jwksUrl: jwksUrl?.toString(), issuer, audience: list(env, 'AUTH_AUDIENCE'), authorizedParties, generatedSecret: false };
 }
 
 function stripeConfig(env: Env): StripeConfig | undefined {
@@ -152,20 +181,28 @@ function planAllowances(env: Env): Map<string, number> {
   return allowances;
 }
 
+/**
+ * Admin rights come from ADMIN_USER_IDS alone. Left unset in development on the embedded database, the seeded demo
+ * admin (`user_admin`) is the one admin, so the console's sign-in link works out of the box; never with a
+ * DATABASE_URL or in production.
+ */
+export const DEVELOPMENT_ADMIN_SUBJECT = 'user_admin';
+const developmentAdmins = (nodeEnvValue: Config['env'], databaseUrl: string | undefined): string[] =>
+  nodeEnvValue === 'development' && databaseUrl === undefined ? [DEVELOPMENT_ADMIN_SUBJECT] : [];
+
 /** The only reader of process.env. Every value is validated; the first bad one throws a ConfigError. */
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnvValue = nodeEnv(env);
   const port = integer(env, 'PORT', 4000, 0, 65535);
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'])?.toString();
   const dataDir = path.resolve(blankToUndefined(env.DATA_DIR) ?? '.data');
-  const auth = authConfig(env);
-  const adminUserIds = new Set(
-    (env.ADMIN_USER_IDS ?? '')
-      .split(',')
-      .map((id) => id.trim())
-      .filter(Boolean),
-  );
+  const auth = authConfig(env, nodeEnvValue === 'production');
+  const adminUserIds = new Set(list(env, 'ADMIN_USER_IDS') ?? developmentAdmins(nodeEnvValue, databaseUrl));
   const appUrl = url(env, 'APP_URL', ['http:', 'https:'])?.toString().replace(/\/$/, '') ?? `http://localhost:${port}`;
+  const checkoutRedirectOrigins = new Set([
+    new URL(appUrl).origin,
+    ...(list(env, 'CHECKOUT_REDIRECT_ORIGINS') ?? []).map((value) => origin('CHECKOUT_REDIRECT_ORIGINS', value)),
+  ]);
   const logLevel = blankToUndefined(env.LOG_LEVEL) ?? (nodeEnvValue === 'test' ? 'silent' : 'info');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new ConfigError('LOG_LEVEL', `expected fatal, error, warn, info, debug, trace or silent, got "${logLevel}"`);
@@ -182,6 +219,7 @@ export function loadConfig(env: Env = process.env): Config {
     workshopCreditCost: integer(env, 'WORKSHOP_CREDIT_COST', 1, 1, 1_000_000),
     stripe: stripeConfig(env),
     appUrl,
+    checkoutRedirectOrigins,
     logLevel,
     rateLimit: rateLimitConfig(env, nodeEnvValue),
     metricsToken: metricsToken(env),

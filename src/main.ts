@@ -5,10 +5,12 @@ import { createStripeClient } from './billing/stripe.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { startCreditJobs } from './credits/credit-jobs.js';
 import { openDatabase } from './database/database.js';
-import { seedIfEmpty } from './database/seed.js';
 import { ensureDevelopmentSecret } from './dev-secret.js';
 import { createTokenVerifier, issueHs256Token } from './graphql/auth.js';
+import type { Services } from './graphql/services.js';
 import { createLogger, type Logger } from './logger.js';
+import { ormOptions } from './orm.js';
+import { seedIfEmpty } from './seed.js';
 import { DEMO_USER } from '../seeders/demo-data.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -62,13 +64,13 @@ async function main() {
   config = await ensureDevelopmentSecret(config);
   log.info({ env: config.env, port: config.port, database: config.databaseUrl ? 'DATABASE_URL' : `embedded in ${config.dataDir}` }, 'starting');
 
-  const database = await openDatabase(config, log);
+  const database = await openDatabase(config, log, (clientUrl) => ormOptions({ clientUrl }));
   closeOnFailure = () => database.close();
   checkInterrupted();
   if (database.target.embedded) await seedIfEmpty(database.orm, config, log);
   checkInterrupted();
 
-  const services = {
+  const services: Services = {
     config,
     log,
     orm: database.orm,

@@ -1,5 +1,5 @@
 import { Field, ObjectType } from 'type-graphql';
-import { CreditTransaction } from '../credits/credit-transaction.entity.js';
+import { CreditTransaction } from '../credits/credit-transaction.model.js';
 
 @ObjectType({ description: 'A Stripe Checkout Session for a credit pack: send the buyer to `url`.' })
 export class CheckoutSession {

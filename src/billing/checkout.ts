@@ -1,22 +1,52 @@
 import { createHash } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import { CreditTransaction } from '../credits/credit-transaction.entity.js';
-import { isUniqueViolation, STRIPE_SESSION_CONSTRAINT } from '../credits/ledger-sql.js';
-import type { Context } from '../graphql/context.js';
-import { badUserInput, billingNotConfigured, notFound, paymentProviderError } from '../graphql/errors.js';
-import { httpUrl, text } from '../graphql/validation.js';
-import type { User } from '../users/user.entity.js';
-import type { CreateCheckoutSessionInput } from './billing.input.js';
-import { CreditPack, purchaseDescription } from './credit-pack.entity.js';
+import { badUserInput, billingNotConfigured, notFound, paymentProviderError } from '../core/errors.js';
+import type { Ledger } from '../credits/ledger.js';
+import type { Logger } from '../logger.js';
 import type { CheckoutSession } from './checkout-session.js';
+import { findPack, purchaseDescription, type CreditPack } from './credit-pack.model.js';
 import { stripeCustomerFor } from './stripe-customer.js';
 import { stripeFailure } from './stripe-errors.js';
 
 const MAX_URL_LENGTH = 2048;
 
-function redirectUrl(field: string, value: string | null | undefined, fallback: string): string {
-  if (value != null && value.length > MAX_URL_LENGTH) throw badUserInput(field, `must be at most ${MAX_URL_LENGTH} characters`);
-  return httpUrl(field, value) ?? fallback;
+export interface CheckoutDeps {
+  em: EntityManager;
+  ledger: Ledger;
+  stripe?: Stripe;
+  log: Logger;
+  /** Where Checkout returns by default (APP_URL). */
+  appUrl: string;
+  /** Origins a client may send the buyer back to: APP_URL's and CHECKOUT_REDIRECT_ORIGINS. */
+  redirectOrigins: ReadonlySet<string>;
+  /** Same request, same session: a client's retry of one request cannot open a second session. */
+  requestId: string;
+}
+
+export interface CheckoutRequest {
+  packId: string;
+  successUrl?: string | null;
+  cancelUrl?: string | null;
+}
+
+/**
+ * A URL Stripe's hosted page may send the buyer to. Only the app's own origins are allowed: any other would make
+ * Tally an open redirect through a page that carries Stripe's good name.
+ */
+export function redirectUrl(field: string, value: string | null | undefined, fallback: string, origins: ReadonlySet<string>): string {
+  if (value === null || value === undefined) return fallback;
+  if (value.length > MAX_URL_LENGTH) throw badUserInput(field, `must be at most ${MAX_URL_LENGTH} characters`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw badUserInput(field, 'must be an http(s) URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw badUserInput(field, 'must be an http(s) URL');
+  if (url.username || url.password) throw badUserInput(field, 'must not carry credentials');
+  if (!origins.has(url.origin)) throw badUserInput(field, `must be on an allowed origin (${[...origins].join(', ')})`);
+  return url.toString();
 }
 
 function lineItem(pack: CreditPack): Stripe.Checkout.SessionCreateParams.LineItem {
@@ -32,54 +62,47 @@ function lineItem(pack: CreditPack): Stripe.Checkout.SessionCreateParams.LineIte
  * The row is written only after Stripe answered, so a Stripe failure leaves nothing behind; a session whose row is
  * never written (we crashed in between) is still credited by the webhook from its metadata.
  */
-export async function createCheckoutSession(ctx: Context, viewer: User, input: CreateCheckoutSessionInput): Promise<CheckoutSession> {
-  const { services, em, ledger, log } = ctx;
-  const stripe = services.stripe;
+export async function createCheckoutSession(deps: CheckoutDeps, userId: string, request: CheckoutRequest): Promise<CheckoutSession> {
+  const { stripe, em, ledger, log } = deps;
   if (!stripe) throw billingNotConfigured();
-  const appUrl = services.config.appUrl;
-  const successUrl = redirectUrl('input.successUrl', input.successUrl, `${appUrl}/billing/success?session_id={CHECKOUT_SESSION_ID}`);
-  const cancelUrl = redirectUrl('input.cancelUrl', input.cancelUrl, `${appUrl}/billing/cancel`);
-  const packId = text('input.packId', input.packId, { max: 100 });
-  const pack = await em.findOne(CreditPack, { id: packId, active: true });
-  if (!pack) throw notFound('Credit pack', packId);
+  const successUrl = redirectUrl('input.successUrl', request.successUrl, `${deps.appUrl}/billing/success?session_id={CHECKOUT_SESSION_ID}`, deps.redirectOrigins);
+  const cancelUrl = redirectUrl('input.cancelUrl', request.cancelUrl, `${deps.appUrl}/billing/cancel`, deps.redirectOrigins);
+  const pack = await findPack(em, request.packId, { activeOnly: true });
+  if (!pack) throw notFound('Credit pack', request.packId);
 
   let session: Stripe.Checkout.Session;
   try {
-    const customer = await stripeCustomerFor(stripe, em, viewer);
-    const metadata = { userId: viewer.id, packId: pack.id };
-    // Same request (same X-Request-Id), same session: a client retry cannot open a second one.
-    const fingerprint = createHash('sha256').update(JSON.stringify([ctx.requestId, pack.id, successUrl, cancelUrl])).digest('base64url');
+    const customer = await stripeCustomerFor(stripe, em, userId);
+    const metadata = { userId, packId: pack.id };
+    const fingerprint = createHash('sha256').update(JSON.stringify([deps.requestId, pack.id, successUrl, cancelUrl])).digest('base64url');
     session = await stripe.checkout.sessions.create(
       {
         mode: 'payment',
         customer,
-        client_reference_id: viewer.id,
+        client_reference_id: userId,
         line_items: [lineItem(pack)],
         success_url: successUrl,
         cancel_url: cancelUrl,
         metadata,
         payment_intent_data: { metadata },
       },
-      { idempotencyKey: `tally-checkout-${viewer.id}-${fingerprint.slice(0, 32)}` },
+      { idempotencyKey: `tally-checkout-${userId}-${fingerprint.slice(0, 32)}` },
     );
   } catch (error) {
     throw stripeFailure(log, 'create the Checkout Session', error);
   }
-  if (!session.url) throw paymentProviderError('Stripe returned a Checkout Session without a URL');
-
-  let transaction: CreditTransaction;
-  try {
-    transaction = await ledger.purchases.recordPending({
-      userId: viewer.id,
-      credits: pack.credits,
-      description: purchaseDescription(pack),
-      stripeSessionId: session.id,
-      metadata: { packId: pack.id, priceCents: pack.priceCents, currency: pack.currency },
-    });
-  } catch (error) {
-    if (!isUniqueViolation(error, STRIPE_SESSION_CONSTRAINT)) throw error;
-    transaction = await em.fork().findOneOrFail(CreditTransaction, { stripeSessionId: session.id, user: viewer.id });
+  if (!session.url) {
+    log.error({ stripeSessionId: session.id }, 'Stripe returned a Checkout Session without a URL');
+    throw paymentProviderError('create the Checkout Session');
   }
+
+  const transaction = await ledger.purchases.recordPending({
+    userId,
+    credits: pack.credits,
+    description: purchaseDescription(pack),
+    stripeSessionId: session.id,
+    metadata: { packId: pack.id, priceCents: pack.priceCents, currency: pack.currency },
+  });
   log.info({ stripeSessionId: session.id, packId: pack.id, transactionId: transaction.id }, 'checkout session created');
   return { id: session.id, url: session.url, transaction };
 }

@@ -1,11 +1,11 @@
 import { Ctx, Query, Resolver } from 'type-graphql';
-import type { Context } from '../graphql/context.js';
-import { CreditPack } from './credit-pack.entity.js';
+import type { RequestContext } from '../core/context.js';
+import { activePacks, CreditPack } from './credit-pack.model.js';
 
 @Resolver(() => CreditPack)
 export class CreditPackResolver {
-  @Query(() => [CreditPack], { description: 'The active credit packs, smallest first. Public: no token needed.' })
-  creditPacks(@Ctx() ctx: Context) {
-    return ctx.em.find(CreditPack, { active: true }, { orderBy: [{ credits: 'asc' }, { id: 'asc' }] });
+  @Query(() => [CreditPack], { description: 'The active credit packs, smallest first (at most 100). Public: no token needed.' })
+  creditPacks(@Ctx() ctx: RequestContext) {
+    return activePacks(ctx.em);
   }
 }

@@ -1,33 +1,42 @@
-import { CreditTransaction } from '../credits/credit-transaction.entity.js';
+import type Stripe from 'stripe';
+import { badUserInput, notFound } from '../core/errors.js';
+import type { CreditTransaction } from '../credits/credit-transaction.model.js';
 import { CreditTransactionStatus, CreditTransactionType } from '../credits/credit-transaction.enums.js';
-import type { Context } from '../graphql/context.js';
-import { badUserInput, notFound } from '../graphql/errors.js';
-import type { User } from '../users/user.entity.js';
+import type { Ledger } from '../credits/ledger.js';
+import type { Logger } from '../logger.js';
 import { isStripeError, stripeFailure } from './stripe-errors.js';
+
+export interface RefundDeps {
+  ledger: Ledger;
+  stripe?: Stripe;
+  log: Logger;
+}
 
 export interface RefundRequest {
   transactionId: string;
   reason: string;
+  /** The admin who asked, recorded on the REFUND row. */
+  refundedBy: string;
 }
 
 /**
  * Reverses a completed purchase in full (admin). When Stripe is configured the money goes back first and the credits
  * after: if we stopped in between, the `charge.refunded` webhook reverses the credits anyway, whereas the other order
  * could take credits without returning the money. The webhook aims at the same cumulative total, so whichever of the
- * two comes second finds nothing left to reverse.
+ * two comes second finds nothing left to reverse. No database transaction is open while Stripe is asked.
  */
-export async function refundPurchase(ctx: Context, admin: User, request: RefundRequest): Promise<CreditTransaction> {
-  const { em, ledger, services, log } = ctx;
-  const purchase = await em.findOne(CreditTransaction, { id: request.transactionId });
+export async function refundPurchase(deps: RefundDeps, request: RefundRequest): Promise<CreditTransaction> {
+  const { ledger, stripe, log } = deps;
+  const purchase = await ledger.purchases.find({ id: request.transactionId });
   if (!purchase || purchase.type !== CreditTransactionType.PURCHASE) throw notFound('Purchase', request.transactionId);
   if (purchase.status !== CreditTransactionStatus.COMPLETED) {
     throw badUserInput('input.transactionId', `only a completed purchase can be refunded; this one is ${purchase.status}`);
   }
 
   let stripeRefundId: string | undefined;
-  if (services.stripe && purchase.stripePaymentIntentId) {
+  if (stripe && purchase.stripePaymentIntentId) {
     try {
-      const refund = await services.stripe.refunds.create(
+      const refund = await stripe.refunds.create(
         { payment_intent: purchase.stripePaymentIntentId, metadata: { transactionId: purchase.id } },
         { idempotencyKey: `tally-refund-${purchase.id}` },
       );
@@ -42,18 +51,14 @@ export async function refundPurchase(ctx: Context, admin: User, request: RefundR
     purchase: { id: purchase.id },
     cumulativeCredits: purchase.amount,
     reason: request.reason,
-    metadata: { refundedBy: admin.id, ...(stripeRefundId ? { stripeRefundId } : {}) },
+    metadata: { refundedBy: request.refundedBy, ...(stripeRefundId ? { stripeRefundId } : {}) },
   });
   if (result.outcome === 'reversed') {
     log.info({ purchaseId: purchase.id, refundId: result.transaction?.id, stripeRefundId }, 'purchase refunded');
     return result.transaction!;
   }
   // Reversed in full before (a repeated call, or the webhook got there first): the reversal that did it.
-  const previous = await em.fork().findOne(
-    CreditTransaction,
-    { refundOf: purchase.id, type: CreditTransactionType.REFUND },
-    { orderBy: { postingSeq: 'desc' } },
-  );
+  const previous = await ledger.purchases.lastReversalOf(purchase.id);
   if (result.outcome === 'already-reversed' && previous) return previous;
   throw badUserInput('input.transactionId', `the purchase cannot be refunded (${result.outcome})`);
 }

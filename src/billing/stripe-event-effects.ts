@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import type { Ledger, PurchaseOutcome } from '../credits/ledger.js';
-import { CreditPack, purchaseDescription } from './credit-pack.entity.js';
+import { findPack, purchaseDescription } from './credit-pack.model.js';
 
 /** What one webhook event did, for the `stripe_events` row and the log line. */
 export interface EventEffect {
@@ -13,22 +13,33 @@ export interface EventEffect {
    * once an operator fixes the cause, "Resend" in the Stripe dashboard applies the event.
    */
   record: boolean;
+  /**
+   * True when the event cannot be applied yet but will be later (a refund whose purchase has not completed, with no
+   * Stripe API to ask): nothing is written and the answer is a 5xx, so Stripe delivers it again.
+   */
+  retry?: boolean;
 }
 
 export interface EventDeps {
   em: EntityManager;
   ledger: Ledger;
+  /** What was asked of Stripe before the transaction began (see prefetch in stripe-events.ts). */
+  prefetched: Prefetched;
+}
+
+export interface Prefetched {
   /**
-   * The Checkout Session that created a payment, asked of Stripe (absent when Stripe's API is not configured). Used
-   * when a refund's notice arrives before the session's `checkout.session.completed`: Stripe does not order deliveries.
+   * The Checkout Session that created a refunded payment, when no purchase of ours has that payment yet (a refund's
+   * notice arriving before its session's `checkout.session.completed`: Stripe does not order deliveries). Undefined
+   * when there was nothing to ask; null when Stripe's API is not configured, so it could not be asked.
    */
-  sessionOfPayment?: (paymentIntentId: string) => Promise<Stripe.Checkout.Session | undefined>;
+  sessionOfRefundedPayment?: Stripe.Checkout.Session | null;
 }
 
 const effect = (outcome: string, detail?: string, level: EventEffect['level'] = 'info'): EventEffect => ({ outcome, detail, level, record: true });
 const rejected = (outcome: string, detail: string): EventEffect => ({ outcome, detail, level: 'warn', record: false });
 
-const idOf = (value: string | { id: string } | null | undefined): string | null =>
+export const stripeIdOf = (value: string | { id: string } | null | undefined): string | null =>
   typeof value === 'string' ? value : typeof value?.id === 'string' ? value.id : null;
 
 /** Applies one verified event to the ledger, following the contract's table; every effect is keyed by business ids. */
@@ -51,10 +62,10 @@ export async function applyStripeEvent(event: Stripe.Event, deps: EventDeps): Pr
 }
 
 async function creditSession(session: Stripe.Checkout.Session, deps: EventDeps): Promise<EventEffect> {
-  const sessionId = idOf(session);
+  const sessionId = stripeIdOf(session);
   if (!sessionId) return rejected('malformed', 'checkout session without an id');
   if (session.mode && session.mode !== 'payment') return effect('ignored', `${session.mode} session ${sessionId}`);
-  const paymentIntentId = idOf(session.payment_intent);
+  const paymentIntentId = stripeIdOf(session.payment_intent);
   let result = await deps.ledger.purchases.complete(sessionId, paymentIntentId);
   if (result.outcome === 'unknown-session') {
     const userId = session.metadata?.userId;
@@ -62,7 +73,7 @@ async function creditSession(session: Stripe.Checkout.Session, deps: EventDeps):
     if (!userId || !packId) return rejected('unknown-session', `session ${sessionId} has no PENDING row and no userId/packId metadata`);
     const users = await deps.em.execute<{ id: string }[]>('select id from users where id = ? and deleted_at is null', [userId]);
     if (users.length === 0) return rejected('unknown-user', `session ${sessionId} names user ${userId}, who does not exist`);
-    const pack = await deps.em.findOne(CreditPack, { id: packId });
+    const pack = await findPack(deps.em, packId);
     if (!pack) return rejected('unknown-pack', `session ${sessionId} names pack ${packId}, which does not exist`);
     result = await deps.ledger.purchases.completeUnrecorded({
       userId,
@@ -92,7 +103,7 @@ function purchaseEffect(result: PurchaseOutcome, sessionId: string): EventEffect
 }
 
 async function failSession(session: Stripe.Checkout.Session, reason: string, deps: EventDeps): Promise<EventEffect> {
-  const sessionId = idOf(session);
+  const sessionId = stripeIdOf(session);
   if (!sessionId) return rejected('malformed', 'checkout session without an id');
   const result = await deps.ledger.purchases.fail(sessionId, reason);
   const row = result.transaction;
@@ -104,7 +115,7 @@ async function failSession(session: Stripe.Checkout.Session, reason: string, dep
  * that share of the pack's credits, so a repeated or reordered notice never reverses twice.
  */
 async function reverseRefundedCharge(charge: Stripe.Charge, eventId: string, deps: EventDeps): Promise<EventEffect> {
-  const paymentIntentId = idOf(charge.payment_intent);
+  const paymentIntentId = stripeIdOf(charge.payment_intent);
   if (!paymentIntentId) return effect('ignored', `charge ${charge.id} has no payment intent`);
   const { amount, amount_refunded: refunded } = charge;
   if (!Number.isInteger(amount) || amount <= 0 || !Number.isInteger(refunded) || refunded < 0) {
@@ -116,7 +127,10 @@ async function reverseRefundedCharge(charge: Stripe.Charge, eventId: string, dep
     // The refund's notice came first while the session's own event is still on its way (or retrying). A charge that
     // was refunded had been paid, so the session is credited now, exactly as its event would credit it (that event
     // then finds the purchase COMPLETED), and the refund is reversed from it: the credits never outlive the money.
-    const session = await deps.sessionOfPayment?.(paymentIntentId);
+    const session = deps.prefetched.sessionOfRefundedPayment;
+    if (session === null) {
+      return { outcome: 'awaiting-purchase', detail: `no purchase has payment intent ${paymentIntentId} yet`, level: 'warn', record: false, retry: true };
+    }
     if (session?.payment_status === 'paid') {
       creditedFirst = await creditSession(session, deps);
       purchase = await purchaseOfPayment(deps.em, paymentIntentId);
@@ -148,7 +162,7 @@ async function reverseRefundedCharge(charge: Stripe.Charge, eventId: string, dep
 }
 
 /** The purchase a payment intent paid for (set on the row when its session completed). */
-async function purchaseOfPayment(em: EntityManager, paymentIntentId: string): Promise<{ id: string; amount: number } | undefined> {
+export async function purchaseOfPayment(em: EntityManager, paymentIntentId: string): Promise<{ id: string; amount: number } | undefined> {
   const [purchase] = await em.execute<{ id: string; amount: number }[]>(
     `select id, amount from credit_transactions where stripe_payment_intent_id = ? and type = 'purchase' order by posting_seq limit 1`,
     [paymentIntentId],

@@ -2,7 +2,7 @@ import { Entity, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 
 /** A Stripe webhook event we have processed, so that a redelivery is a no-op. */
 @Entity({ tableName: 'stripe_events' })
-export class StripeEvent {
+export class StripeEventEntity {
   /** Stripe's event id (evt_...). */
   @PrimaryKey({ type: 'text' })
   id!: string;

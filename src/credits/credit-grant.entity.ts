@@ -1,7 +1,7 @@
 import { Check, Entity, Index, ManyToOne, OneToOne, Property } from '@mikro-orm/decorators/legacy';
 import { OptionalProps } from '@mikro-orm/core';
-import { User } from '../users/user.entity.js';
-import { CreditTransaction } from './credit-transaction.entity.js';
+import { UserEntity } from '../users/user.entity.js';
+import { CreditTransactionEntity } from './credit-transaction.entity.js';
 
 /**
  * The expiring part of a GRANT row: how much of it is left to spend until `expiresAt`. Ledger rows never change, so
@@ -13,15 +13,15 @@ import { CreditTransaction } from './credit-transaction.entity.js';
 @Index({ name: 'credit_grants_open_expiry_index', properties: ['expiresAt'], where: 'remaining > 0' })
 @Check({ name: 'credit_grants_amount_check', expression: 'amount > 0' })
 @Check({ name: 'credit_grants_remaining_check', expression: 'remaining >= 0 and remaining <= amount' })
-export class CreditGrant {
+export class CreditGrantEntity {
   [OptionalProps]?: 'createdAt';
 
   /** The GRANT row this lot of credits came from. */
-  @OneToOne(() => CreditTransaction, { primary: true, owner: true, fieldName: 'transaction_id', deleteRule: 'no action', updateRule: 'no action' })
-  transaction!: CreditTransaction;
+  @OneToOne(() => CreditTransactionEntity, { primary: true, owner: true, fieldName: 'transaction_id', deleteRule: 'no action', updateRule: 'no action' })
+  transaction!: CreditTransactionEntity;
 
-  @ManyToOne(() => User, { deleteRule: 'no action' })
-  user!: User;
+  @ManyToOne(() => UserEntity, { deleteRule: 'no action' })
+  user!: UserEntity;
 
   @Property({ type: 'integer' })
   amount!: number;

@@ -1,9 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
-import { badUserInput } from '../graphql/errors.js';
-import { decodeCursor, encodeCursor, PageInfo, pageSize, slicePage } from '../graphql/pagination.js';
-import { featureKey, idOf } from '../graphql/validation.js';
-import { CreditTransaction, transactionView } from './credit-transaction.entity.js';
+import { badUserInput } from '../core/errors.js';
+import { decodeCursor, encodeCursor, PageInfo, pageSize, slicePage } from '../core/pagination.js';
+import { featureKey, idOf } from '../core/validation.js';
+import type { Row } from '../database/rows.js';
+import { CreditTransaction, toCreditTransaction } from './credit-transaction.model.js';
 import { CreditTransactionStatus, CreditTransactionType } from './credit-transaction.enums.js';
 
 @InputType()
@@ -73,11 +74,11 @@ export async function creditHistory(
   if (filter?.from && filter?.to && filter.from >= filter.to) throw badUserInput('filter.to', 'must be after filter.from');
   if (filter?.from) where('created_at >= ?', filter.from);
   if (filter?.to) where('created_at < ?', filter.to);
-  const rows = await em.execute<Record<string, unknown>[]>(
+  const rows = await em.execute<Row[]>(
     `select * from credit_transactions where ${conditions.join(' and ')} order by posting_seq desc limit ?`,
     [...params, size + 1],
   );
-  const { items, hasNextPage } = slicePage(rows.map(transactionView), size);
+  const { items, hasNextPage } = slicePage(rows.map(toCreditTransaction), size);
   const edges = items.map((node) => ({ node, cursor: encodeCursor(CURSOR_KIND, [String(node.postingSeq)]) }));
   return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
 }

@@ -1,15 +1,18 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { DEFAULT_PAGE_SIZE } from '../graphql/pagination.js';
-import { viewerOf, type Context } from '../graphql/context.js';
-import { badUserInput } from '../graphql/errors.js';
-import { idempotencyKey, idOf, metadataObject, optionalText, text } from '../graphql/validation.js';
-import { ADMIN_ROLE } from '../users/user.entity.js';
-import { Workshop } from '../workshops/workshop.entity.js';
-import { clientIdempotencyKey } from './idempotency-keys.js';
+import { ADMIN_ROLE, perRequest, viewerOf, type RequestContext } from '../core/context.js';
+import { badUserInput } from '../core/errors.js';
+import { DEFAULT_PAGE_SIZE } from '../core/pagination.js';
+import { idempotencyKey, idOf, metadataObject, optionalText, text } from '../core/validation.js';
+import { User } from '../users/user.model.js';
+import { workshopsById } from '../workshops/workshop-loaders.js';
+import { Workshop } from '../workshops/workshop.model.js';
 import { auditLedger, LedgerAudit } from './audit.js';
+import { transactionsByWorkshop } from './credit-loaders.js';
 import { CreditHistoryFilter, CreditTransactionConnection, creditHistory } from './credit-history.js';
-import { CreditTransaction } from './credit-transaction.entity.js';
+import { CreditTransaction } from './credit-transaction.model.js';
 import { ConsumeCreditsInput, GrantCreditsInput } from './credit.input.js';
+import { clientIdempotencyKey } from './idempotency-keys.js';
+import { ledgerOf } from './ledger-of.js';
 import { creditAmount, spendFeature } from './spend-input.js';
 
 const MAX_GRANT_LIFETIME_MS = 10 * 366 * 86_400_000;
@@ -30,15 +33,21 @@ export class CreditsResolver {
     @Arg('first', () => Int, { nullable: true, defaultValue: DEFAULT_PAGE_SIZE }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Arg('filter', () => CreditHistoryFilter, { nullable: true }) filter: CreditHistoryFilter | null,
-    @Ctx() ctx: Context,
+    @Ctx() ctx: RequestContext,
   ) {
     return creditHistory(ctx.em, viewerOf(ctx).id, { first, after, filter });
   }
 
   @Authorized()
+  @Query(() => Int, { description: "The viewer's balance, read from the database now." })
+  creditBalance(@Ctx() ctx: RequestContext) {
+    return perRequest(ctx, ledgerOf).balanceOf(viewerOf(ctx).id);
+  }
+
+  @Authorized()
   @Mutation(() => CreditTransaction, { description: 'Spends credits once per idempotency key.' })
-  consumeCredits(@Arg('input', () => ConsumeCreditsInput) input: ConsumeCreditsInput, @Ctx() ctx: Context) {
-    return ctx.ledger.consume(viewerOf(ctx), {
+  consumeCredits(@Arg('input', () => ConsumeCreditsInput) input: ConsumeCreditsInput, @Ctx() ctx: RequestContext) {
+    return perRequest(ctx, ledgerOf).consume(viewerOf(ctx).id, {
       amount: creditAmount('input.amount', input.amount),
       feature: spendFeature('input.feature', input.feature),
       idempotencyKey: clientIdempotencyKey('input.idempotencyKey', input.idempotencyKey),
@@ -48,12 +57,18 @@ export class CreditsResolver {
     });
   }
 
+  @Authorized()
+  @Mutation(() => CreditTransaction, { description: 'Charges WORKSHOP_CREDIT_COST once per workshop; later calls return that charge.' })
+  consumeWorkshopCredit(@Arg('workshopId', () => ID) workshopId: string, @Ctx() ctx: RequestContext) {
+    return perRequest(ctx, ledgerOf).chargeWorkshop(viewerOf(ctx).id, idOf('ws', 'workshopId', workshopId));
+  }
+
   @Authorized(ADMIN_ROLE)
   @Mutation(() => CreditTransaction, {
     description: 'Adds credits to a user (admin), optionally expiring at `expiresAt`. Idempotent per user and key.',
   })
-  grantCredits(@Arg('input', () => GrantCreditsInput) input: GrantCreditsInput, @Ctx() ctx: Context) {
-    return ctx.ledger.grant(
+  grantCredits(@Arg('input', () => GrantCreditsInput) input: GrantCreditsInput, @Ctx() ctx: RequestContext) {
+    return perRequest(ctx, ledgerOf).grant(
       {
         userId: idOf('usr', 'input.userId', input.userId),
         amount: creditAmount('input.amount', input.amount),
@@ -67,12 +82,34 @@ export class CreditsResolver {
 
   @Authorized(ADMIN_ROLE)
   @Query(() => LedgerAudit, { description: 'Recomputes the ledger invariants (admin); all users when userId is omitted.' })
-  auditLedger(@Arg('userId', () => ID, { nullable: true }) userId: string | null, @Ctx() ctx: Context) {
+  auditLedger(@Arg('userId', () => ID, { nullable: true }) userId: string | null, @Ctx() ctx: RequestContext) {
     return auditLedger(ctx.em, userId == null ? null : idOf('usr', 'userId', userId));
   }
 
   @FieldResolver(() => Workshop, { nullable: true })
-  workshop(@Root() transaction: CreditTransaction, @Ctx() ctx: Context) {
-    return transaction.workshop ? ctx.loaders.workshopById.load(transaction.workshop.id) : null;
+  workshop(@Root() transaction: CreditTransaction, @Ctx() ctx: RequestContext) {
+    return transaction.workshopId ? perRequest(ctx, workshopsById).load(transaction.workshopId) : null;
+  }
+}
+
+@Resolver(() => User)
+export class UserCreditsResolver {
+  @FieldResolver(() => CreditTransactionConnection)
+  creditTransactions(
+    @Root() user: User,
+    @Arg('first', () => Int, { nullable: true, defaultValue: DEFAULT_PAGE_SIZE }) first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('filter', () => CreditHistoryFilter, { nullable: true }) filter: CreditHistoryFilter | null,
+    @Ctx() ctx: RequestContext,
+  ) {
+    return creditHistory(ctx.em, user.id, { first, after, filter });
+  }
+}
+
+@Resolver(() => Workshop)
+export class WorkshopCreditsResolver {
+  @FieldResolver(() => [CreditTransaction])
+  creditTransactions(@Root() workshop: Workshop, @Ctx() ctx: RequestContext) {
+    return perRequest(ctx, transactionsByWorkshop).load(workshop.id);
   }
 }

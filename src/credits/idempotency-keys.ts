@@ -1,5 +1,5 @@
-import { badUserInput } from '../graphql/errors.js';
-import { idempotencyKey } from '../graphql/validation.js';
+import { badUserInput } from '../core/errors.js';
+import { idempotencyKey } from '../core/validation.js';
 
 /**
  * One unique (user_id, idempotency_key) index serves every writer of a user's ledger rows, so each writer other than

@@ -1,25 +1,17 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { insufficientCredits, notFound } from '../graphql/errors.js';
-import type { User } from '../users/user.entity.js';
-import { CreditTransaction, type LedgerMetadata } from './credit-transaction.entity.js';
-import { CreditTransactionStatus, CreditTransactionType, WORKSHOP_FEATURE } from './credit-transaction.enums.js';
+import { insufficientCredits, notFound } from '../core/errors.js';
+import { requestHash } from '../core/request-hash.js';
+import { isUniqueViolation } from '../database/pg-errors.js';
+import type { Row } from '../database/rows.js';
+import { toCreditTransaction, type CreditTransaction, type LedgerMetadata } from './credit-transaction.model.js';
+import { CreditTransactionType, WORKSHOP_FEATURE } from './credit-transaction.enums.js';
+import { IDEMPOTENCY_KEY_UNIQUE, WORKSHOP_CHARGE_UNIQUE } from './constraints.js';
 import { grantKey, STARTER_CREDITS_KEY } from './idempotency-keys.js';
-import { IDEMPOTENCY_CONSTRAINT, isUniqueViolation, WORKSHOP_CHARGE_CONSTRAINT } from './ledger-sql.js';
-import {
-  Postings,
-  toAccount,
-  usedCredits,
-  type ExpirySummary,
-  type LedgerOptions,
-  type Posting,
-  type Row,
-  type SlowDebit,
-} from './postings.js';
+import { Postings, usedCredits, type ExpirySummary, type LedgerOptions, type Posting, type SlowDebit } from './posting/postings.js';
 import { Purchases } from './purchases.js';
 import { Reservations } from './reservations.js';
-import { requestHash } from './request-hash.js';
 
-export type { ExpirySummary, LedgerOptions } from './postings.js';
+export type { ExpirySummary, LedgerOptions } from './posting/postings.js';
 export type { PurchaseOutcome } from './purchases.js';
 export type { ReserveRequest } from './reservations.js';
 
@@ -56,7 +48,7 @@ export interface AllowanceRequest {
 /**
  * The ledger, as the rest of the service sees it: spending, grants, allowances and the expiry sweep here, purchases
  * and reservations in their own services (`purchases`, `reservations`). All of them post through one core,
- * postings.ts, which is the only code that changes a balance and documents the fast and slow paths and the lock order.
+ * the posting core (posting/), which is the only code that changes a balance and documents the fast and slow paths and the lock order.
  */
 export class Ledger {
   private readonly postings: Postings;
@@ -73,11 +65,11 @@ export class Ledger {
   }
 
   /** Spends credits once per idempotency key; a retry with the same input returns the original row. */
-  async consume(viewer: User, request: ConsumeRequest): Promise<CreditTransaction> {
+  async consume(userId: string, request: ConsumeRequest): Promise<CreditTransaction> {
     const hash = requestHash('consume', { ...request, idempotencyKey: undefined });
-    if (request.workshopId) await this.ownedWorkshop(this.em, viewer.id, request.workshopId);
+    if (request.workshopId) await this.ownedWorkshop(this.em, userId, request.workshopId);
     const posting: Posting = {
-      userId: viewer.id,
+      userId,
       type: CreditTransactionType.CONSUMPTION,
       amount: -request.amount,
       description: request.description ?? usedCredits(request.amount, request.feature),
@@ -91,31 +83,31 @@ export class Ledger {
       const row = await this.postings.post(this.em, posting);
       if (row) return row;
     } catch (error) {
-      if (!isUniqueViolation(error, IDEMPOTENCY_CONSTRAINT)) throw error;
+      if (!isUniqueViolation(error, IDEMPOTENCY_KEY_UNIQUE)) throw error;
     }
     // The key was used before (or by a concurrent request that won), the balance is too small, or the spend needs
     // the slow path: holds that may have lapsed, or expiring grants to draw from.
-    const previous = await this.postings.replay(viewer.id, request.idempotencyKey, hash);
+    const previous = await this.postings.replay(userId, request.idempotencyKey, hash);
     if (previous) return previous;
-    let account = await this.postings.accountOf(viewer.id);
+    let account = await this.postings.accountOf(userId);
     if (account.held > 0 || account.expiring > 0) {
       const outcome = await this.postings.spendSlowly(posting);
       if ('row' in outcome) return outcome.row;
-      if ('replay' in outcome) return this.postings.replayOrFail(viewer.id, request.idempotencyKey, hash);
+      if ('replay' in outcome) return this.postings.replayOrFail(userId, request.idempotencyKey, hash);
       account = outcome.insufficient;
     }
     throw insufficientCredits(account.balance, request.amount, account.balance - account.held);
   }
 
   /** Charges a workshop once; charging it again returns the original row and charges nothing. */
-  async chargeWorkshop(viewer: User, workshopId: string): Promise<CreditTransaction> {
+  async chargeWorkshop(userId: string, workshopId: string): Promise<CreditTransaction> {
     const cost = this.postings.options.workshopCreditCost;
     try {
       return await this.em.transactional(async (em) => {
-        const workshop = await this.ownedWorkshop(em, viewer.id, workshopId, { lock: true });
+        const workshop = await this.ownedWorkshop(em, userId, workshopId, { lock: true });
         if (workshop.credit_consumed_at) return this.workshopCharge(em, workshopId);
         const posting: Posting = {
-          userId: viewer.id,
+          userId,
           type: CreditTransactionType.CONSUMPTION,
           amount: -cost,
           description: `Workshop "${String(workshop.title).slice(0, 200)}"`,
@@ -125,7 +117,7 @@ export class Ledger {
         const fast = await this.postings.post(em, posting);
         const outcome: SlowDebit = fast ? { row: fast } : await this.postings.spendLocked(em, posting);
         if (!('row' in outcome)) {
-          const account = 'insufficient' in outcome ? outcome.insufficient : await this.postings.accountOf(viewer.id, em);
+          const account = 'insufficient' in outcome ? outcome.insufficient : await this.postings.accountOf(userId, em);
           throw insufficientCredits(account.balance, cost, account.balance - account.held);
         }
         const row = outcome.row;
@@ -137,13 +129,13 @@ export class Ledger {
       });
     } catch (error) {
       // The workshop row lock makes this unreachable in practice; the unique index is the last line of defence.
-      if (!isUniqueViolation(error, WORKSHOP_CHARGE_CONSTRAINT)) throw error;
-      return this.workshopCharge(this.em.fork(), workshopId);
+      if (!isUniqueViolation(error, WORKSHOP_CHARGE_UNIQUE)) throw error;
+      return this.workshopCharge(this.em, workshopId);
     }
   }
 
   /** Adds credits to a user (admin). Idempotent per (user, key) like consumption. */
-  async grant(request: GrantRequest, grantedBy?: User): Promise<CreditTransaction> {
+  async grant(request: GrantRequest, grantedBy?: { id: string }): Promise<CreditTransaction> {
     const { expiresAt } = request;
     const hash = requestHash('grant', { ...request, expiresAt: expiresAt?.toISOString(), idempotencyKey: undefined });
     const target = await this.em.execute<Row[]>('select id from users where id = ? and deleted_at is null', [request.userId]);
@@ -164,7 +156,7 @@ export class Ledger {
       if (row) return row;
       throw new Error(`grant to ${request.userId} was not applied`);
     } catch (error) {
-      if (!isUniqueViolation(error, IDEMPOTENCY_CONSTRAINT)) throw error;
+      if (!isUniqueViolation(error, IDEMPOTENCY_KEY_UNIQUE)) throw error;
       const previous = await this.postings.replay(request.userId, grantKey(request.idempotencyKey), hash);
       if (previous) return previous;
       throw error;
@@ -189,11 +181,8 @@ export class Ledger {
    */
   async expireLapsedFor(userId: string, now: Date): Promise<ExpirySummary | 'busy'> {
     return this.em.transactional(async (em) => {
-      const [row] = await em.execute<Row[]>(
-        'select id, credit_balance, held_credits, expiring_credits from users where id = ? for no key update skip locked',
-        [userId],
-      );
-      return row ? this.postings.expireLapsed(em, toAccount(row), now) : 'busy';
+      const account = await this.postings.tryLockAccount(em, userId);
+      return account ? this.postings.expireLapsed(em, account, now) : 'busy';
     });
   }
 
@@ -229,7 +218,7 @@ export class Ledger {
         return 'granted';
       });
     } catch (error) {
-      if (isUniqueViolation(error, IDEMPOTENCY_CONSTRAINT)) return 'exists';
+      if (isUniqueViolation(error, IDEMPOTENCY_KEY_UNIQUE)) return 'exists';
       throw error;
     }
   }
@@ -249,13 +238,11 @@ export class Ledger {
   }
 
   private async workshopCharge(em: EntityManager, workshopId: string): Promise<CreditTransaction> {
-    const charge = await em.findOne(CreditTransaction, {
-      workshop: workshopId,
-      type: CreditTransactionType.CONSUMPTION,
-      feature: WORKSHOP_FEATURE,
-      status: CreditTransactionStatus.COMPLETED,
-    });
+    const [charge] = await em.execute<Row[]>(
+      `select * from credit_transactions where workshop_id = ? and type = 'consumption' and feature = ? and status = 'completed'`,
+      [workshopId, WORKSHOP_FEATURE],
+    );
     if (!charge) throw new Error(`workshop ${workshopId} is marked charged but has no charge row`);
-    return charge;
+    return toCreditTransaction(charge);
   }
 }

@@ -1,11 +1,12 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { viewerOf, type Context } from '../graphql/context.js';
-import { idempotencyKey, idOf, intInRange, optionalText } from '../graphql/validation.js';
-import { CreditTransaction } from './credit-transaction.entity.js';
+import { perRequest, viewerOf, type RequestContext } from '../core/context.js';
+import { idempotencyKey, idOf, intInRange, optionalText } from '../core/validation.js';
+import { transactionsById } from './credit-loaders.js';
+import { CreditTransaction } from './credit-transaction.model.js';
+import { ledgerOf } from './ledger-of.js';
 import { DEFAULT_RESERVATION_TTL_SECONDS, MAX_RESERVATION_TTL_SECONDS, ReserveCreditsInput } from './reservation.input.js';
-import { Reservation } from './reservation.entity.js';
+import { Reservation } from './reservation.model.js';
 import { creditAmount, spendFeature } from './spend-input.js';
-
 
 @Resolver(() => Reservation)
 export class ReservationsResolver {
@@ -13,8 +14,8 @@ export class ReservationsResolver {
   @Mutation(() => Reservation, {
     description: 'Holds credits for work whose cost is known only at the end; INSUFFICIENT_CREDITS when the spendable balance is too small.',
   })
-  reserveCredits(@Arg('input', () => ReserveCreditsInput) input: ReserveCreditsInput, @Ctx() ctx: Context) {
-    return ctx.ledger.reservations.reserve(viewerOf(ctx), {
+  reserveCredits(@Arg('input', () => ReserveCreditsInput) input: ReserveCreditsInput, @Ctx() ctx: RequestContext) {
+    return perRequest(ctx, ledgerOf).reservations.reserve(viewerOf(ctx).id, {
       amount: creditAmount('input.amount', input.amount),
       feature: spendFeature('input.feature', input.feature),
       idempotencyKey: idempotencyKey('input.idempotencyKey', input.idempotencyKey),
@@ -28,26 +29,26 @@ export class ReservationsResolver {
     description:
       'Charges `amount` (at most the held amount) as one CONSUMPTION row and frees the rest. Once only: the same capture again returns the same result; otherwise RESERVATION_ALREADY_RESOLVED, or RESERVATION_EXPIRED after expiresAt.',
   })
-  captureReservation(@Arg('id', () => ID) id: string, @Arg('amount', () => Int) amount: number, @Ctx() ctx: Context) {
-    return ctx.ledger.reservations.capture(viewerOf(ctx), idOf('rsv', 'id', id), creditAmount('amount', amount));
+  captureReservation(@Arg('id', () => ID) id: string, @Arg('amount', () => Int) amount: number, @Ctx() ctx: RequestContext) {
+    return perRequest(ctx, ledgerOf).reservations.capture(viewerOf(ctx).id, idOf('rsv', 'id', id), creditAmount('amount', amount));
   }
 
   @Authorized()
   @Mutation(() => Reservation, {
     description: 'Frees the held credits without a charge. Releasing again returns it unchanged; a captured or expired one is an error.',
   })
-  releaseReservation(@Arg('id', () => ID) id: string, @Ctx() ctx: Context) {
-    return ctx.ledger.reservations.release(viewerOf(ctx), idOf('rsv', 'id', id));
+  releaseReservation(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext) {
+    return perRequest(ctx, ledgerOf).reservations.release(viewerOf(ctx).id, idOf('rsv', 'id', id));
   }
 
   @Authorized()
   @Query(() => Reservation, { nullable: true, description: "One of the viewer's reservations." })
-  reservation(@Arg('id', () => ID) id: string, @Ctx() ctx: Context) {
-    return ctx.em.findOne(Reservation, { id: idOf('rsv', 'id', id), user: viewerOf(ctx).id });
+  async reservation(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext) {
+    return (await perRequest(ctx, ledgerOf).reservations.find(viewerOf(ctx).id, idOf('rsv', 'id', id))) ?? null;
   }
 
   @FieldResolver(() => CreditTransaction, { nullable: true, description: 'The CONSUMPTION row of the capture; null unless CAPTURED.' })
-  transaction(@Root() reservation: Reservation, @Ctx() ctx: Context) {
-    return reservation.transaction ? ctx.em.findOne(CreditTransaction, { id: reservation.transaction.id }) : null;
+  transaction(@Root() reservation: Reservation, @Ctx() ctx: RequestContext) {
+    return reservation.transactionId ? perRequest(ctx, transactionsById).load(reservation.transactionId) : null;
   }
 }

@@ -1,5 +1,5 @@
-import { badUserInput } from '../graphql/errors.js';
-import { featureKey, intInRange } from '../graphql/validation.js';
+import { badUserInput } from '../core/errors.js';
+import { featureKey, intInRange } from '../core/validation.js';
 import { WORKSHOP_FEATURE } from './credit-transaction.enums.js';
 
 /** Inputs shared by every operation that spends or holds credits. */

@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, Int, Query, Resolver } from 'type-graphql';
-import { viewerOf, type Context } from '../graphql/context.js';
-import { badUserInput } from '../graphql/errors.js';
-import { featureKey } from '../graphql/validation.js';
+import { viewerOf, type RequestContext } from '../core/context.js';
+import { badUserInput } from '../core/errors.js';
+import { featureKey } from '../core/validation.js';
 import { balanceAt, creditUsage, MAX_USAGE_SPAN_DAYS, UsageBucket, UsageWindow } from './usage.js';
 
 const DAY_MS = 86_400_000;
@@ -10,7 +10,7 @@ const DAY_MS = 86_400_000;
 export class UsageResolver {
   @Authorized()
   @Query(() => Int, { description: "The viewer's balance as it was at `time`: right after the last row that took effect by then." })
-  creditBalanceAt(@Arg('time', () => Date) time: Date, @Ctx() ctx: Context) {
+  creditBalanceAt(@Arg('time', () => Date) time: Date, @Ctx() ctx: RequestContext) {
     return balanceAt(ctx.em, viewerOf(ctx).id, time);
   }
 
@@ -23,7 +23,7 @@ export class UsageResolver {
     @Arg('to', () => Date) to: Date,
     @Arg('window', () => UsageWindow) window: UsageWindow,
     @Arg('feature', () => String, { nullable: true }) feature: string | null,
-    @Ctx() ctx: Context,
+    @Ctx() ctx: RequestContext,
   ) {
     if (from >= to) throw badUserInput('to', 'must be after from');
     const maxDays = MAX_USAGE_SPAN_DAYS[window];

@@ -1,8 +1,7 @@
-import { MikroORM } from '@mikro-orm/postgresql';
+import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { resolveDatabase, type DatabaseTarget } from './database-url.js';
-import { ormOptions } from './orm-options.js';
 
 export interface Database {
   orm: MikroORM;
@@ -11,12 +10,12 @@ export interface Database {
 }
 
 /** Connects (starting the embedded cluster when DATABASE_URL is unset) and applies pending migrations. */
-export async function openDatabase(config: Config, log: Logger): Promise<Database> {
+export async function openDatabase(config: Config, log: Logger, ormOptions: (clientUrl: string) => Options): Promise<Database> {
   const target = await resolveDatabase(config, (message) => log.info(message));
   let orm: MikroORM | undefined;
   try {
     // Inside the try: init fails too (an entity metadata error, a refused connection), and the cluster must stop then.
-    orm = await MikroORM.init(ormOptions({ clientUrl: target.url }));
+    orm = await MikroORM.init(ormOptions(target.url));
     const applied = await orm.migrator.up();
     log.info({ applied: applied.map((m) => m.name) }, applied.length ? `applied ${applied.length} migration(s)` : 'schema is up to date');
   } catch (error) {

@@ -2,10 +2,11 @@ import { Migrator } from '@mikro-orm/migrations';
 import { DefaultLogger, defineConfig, type LogContext, type LoggerOptions, type Options } from '@mikro-orm/postgresql';
 import { SeedManager } from '@mikro-orm/seeder';
 import { migrationsList } from '../../migrations/index.js';
-import { entities } from './entities.js';
 
 export interface OrmOptionsInput {
   clientUrl: string;
+  /** The schema's entities; the entry point assembles them from the features (src/orm.ts). */
+  entities: NonNullable<Options['entities']>;
   /** Connection pool size; PostgreSQL's own limit applies across all instances. */
   poolMax?: number;
   debug?: boolean;
@@ -28,8 +29,8 @@ class QueryHookLogger extends DefaultLogger {
   }
 }
 
-/** The one MikroORM configuration, used by the server, the CLI, the seeder, tests and the benchmark. */
-export function ormOptions({ clientUrl, poolMax = 20, debug = false, onQuery }: OrmOptionsInput): Options {
+/** The MikroORM configuration, for the entities it is given (see src/orm.ts, which every caller goes through). */
+export function baseOrmOptions({ clientUrl, entities, poolMax = 20, debug = false, onQuery }: OrmOptionsInput): Options {
   return defineConfig({
     clientUrl,
     entities,

@@ -7,18 +7,18 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import type { GraphQLSchema } from 'graphql';
-import { graphqlMetricsPlugin } from '../ops/graphql-metrics.js';
+import type { RequestContext } from '../core/context.js';
 import type { Metrics } from '../ops/metrics.js';
-import type { Services } from '../services.js';
-import type { Context } from './context.js';
 import { createErrorFormatter } from './format-error.js';
+import { graphqlMetricsPlugin } from './graphql-metrics.js';
 import { operationLimits } from './limits.js';
 import { mutationRateLimitPlugin } from './rate-limit.js';
+import type { Services } from './services.js';
 
 /** Apollo with Tally's guards: no batching, CSRF prevention, operation limits, a per-user mutation rate limit. */
-export function createApolloServer({ config, log }: Services, schema: GraphQLSchema, metrics: Metrics): ApolloServer<Context> {
+export function createApolloServer({ config, log }: Services, schema: GraphQLSchema, metrics: Metrics): ApolloServer<RequestContext> {
   const limits = operationLimits({ hideFieldSuggestions: config.isProduction });
-  const plugins: (ApolloServerPlugin<Context> | undefined)[] = [
+  const plugins: (ApolloServerPlugin<RequestContext> | undefined)[] = [
     config.isProduction ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
     // We set no cache hints and report to no Apollo service; the built-in plugins for them would otherwise wrap
     // every resolver of every request (a measurable share of a 50-row history page).
@@ -29,7 +29,7 @@ export function createApolloServer({ config, log }: Services, schema: GraphQLSch
     mutationRateLimitPlugin(config.rateLimit),
     ...limits.plugins,
   ];
-  return new ApolloServer<Context>({
+  return new ApolloServer<RequestContext>({
     schema,
     logger: log,
     introspection: !config.isProduction,
@@ -41,7 +41,7 @@ export function createApolloServer({ config, log }: Services, schema: GraphQLSch
     validationRules: limits.validationRules,
     // main.ts owns shutdown: drain HTTP first, then Apollo, then the database.
     stopOnTerminationSignals: false,
-    formatError: createErrorFormatter(log, !config.isProduction),
+    formatError: createErrorFormatter(log),
     plugins: plugins.filter((plugin) => plugin !== undefined),
   });
 }

@@ -1,16 +1,7 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import type { AuthConfig } from '../config.js';
-import { unauthenticated } from './errors.js';
-
-/** What a verified token tells us about its bearer. */
-export interface VerifiedIdentity {
-  /** The token's `sub`: the user's clerkUserId. */
-  subject: string;
-  email?: string;
-  firstName?: string;
-  lastName?: string;
-  imageUrl?: string;
-}
+import { isDomainError, unauthenticated } from '../core/errors.js';
+import type { VerifiedIdentity } from '../identity/identity.js';
 
 export type TokenVerifier = (token: string) => Promise<VerifiedIdentity>;
 
@@ -26,6 +17,15 @@ const optionalString = (payload: JWTPayload, ...names: string[]): string | undef
   }
   return undefined;
 };
+
+/**
+ * Clerk's `azp` (authorized party): the origin the token was issued to. With AUTH_AUTHORIZED_PARTIES set, a token
+ * naming another origin is refused; a token without the claim (a backend's) is accepted, as Clerk's own SDKs do.
+ */
+function checkAuthorizedParty(payload: JWTPayload, parties: readonly string[] | undefined) {
+  if (!parties || payload.azp === undefined) return;
+  if (typeof payload.azp !== 'string' || !parties.includes(payload.azp)) throw unauthenticated('Token claim rejected: azp');
+}
 
 function identityFrom(payload: JWTPayload): VerifiedIdentity {
   const subject = payload.sub;
@@ -51,7 +51,13 @@ export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
     ? crypto.subtle.importKey('raw', new TextEncoder().encode(auth.jwtSecret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
     : undefined;
   const jwks = auth.jwksUrl ? createRemoteJWKSet(new URL(auth.jwksUrl), { cooldownDuration: 30_000 }) : undefined;
-  const common = { clockTolerance: CLOCK_TOLERANCE_SECONDS, ...(auth.issuer ? { issuer: auth.issuer } : {}) };
+  // A token without `exp` would be valid forever: refused. `nbf` is honoured whenever present.
+  const common = {
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
+    requiredClaims: ['exp'],
+    ...(auth.issuer ? { issuer: auth.issuer } : {}),
+    ...(auth.audience ? { audience: auth.audience } : {}),
+  };
 
   const verify = async (token: string): Promise<{ identity: VerifiedIdentity; payload: JWTPayload }> => {
     let alg: string | undefined;
@@ -63,14 +69,16 @@ export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
     try {
       if (alg === 'HS256' && secret) {
         const { payload } = await jwtVerify(token, await secret, { ...common, algorithms: ['HS256'] });
+        checkAuthorizedParty(payload, auth.authorizedParties);
         return { identity: identityFrom(payload), payload };
       }
       if (alg === 'RS256' && jwks) {
         const { payload } = await jwtVerify(token, jwks, { ...common, algorithms: ['RS256'] });
+        checkAuthorizedParty(payload, auth.authorizedParties);
         return { identity: identityFrom(payload), payload };
       }
     } catch (error) {
-      if (error instanceof Error && 'extensions' in error) throw error;
+      if (isDomainError(error)) throw error;
       throw unauthenticated(describeJoseError(error));
     }
     throw unauthenticated(`Tokens signed with ${alg ?? 'no algorithm'} are not accepted`);
@@ -100,8 +108,10 @@ function describeJoseError(error: unknown): string {
   switch (code) {
     case 'ERR_JWT_EXPIRED':
       return 'Token has expired';
-    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
-      return `Token claim rejected: ${(error as { claim?: string }).claim ?? 'unknown'}`;
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED': {
+      const { claim, reason } = error as { claim?: string; reason?: string };
+      return reason === 'missing' ? `Token has no ${claim ?? 'required'} claim` : `Token claim rejected: ${claim ?? 'unknown'}`;
+    }
     case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
       return 'Token signature is invalid';
     default:

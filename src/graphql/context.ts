@@ -1,23 +1,45 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Logger } from '../logger.js';
-import type { Ledger } from '../credits/ledger.js';
-import type { User } from '../users/user.entity.js';
-import type { Services } from '../services.js';
-import type { Loaders } from './loaders.js';
-import { unauthenticated } from './errors.js';
+import type { Request, Response } from 'express';
+import { perRequest, type RequestContext } from '../core/context.js';
+import { DomainError, serviceUnavailable, unauthenticated } from '../core/errors.js';
+import { ledgerOf } from '../credits/ledger-of.js';
+import { isDatabaseUnavailable } from '../database/pg-errors.js';
+import { provisionUser } from '../identity/provisioning.js';
+import { requestScopeOf } from '../ops/request-id.js';
+import type { Services } from './services.js';
+import { usersById } from '../users/user-loader.js';
+import { toGraphQLError } from './errors.js';
 
-/** Everything a resolver may use, built fresh for each request. */
-export interface Context {
-  em: EntityManager;
-  viewer?: User;
-  requestId: string;
-  log: Logger;
-  loaders: Loaders;
-  ledger: Ledger;
-  services: Services;
+function bearerToken(req: Request): string | undefined {
+  const header = req.get('authorization');
+  if (header === undefined) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) throw unauthenticated('Authorization header must be "Bearer <token>"');
+  return match[1];
 }
 
-export function viewerOf(ctx: Context): User {
-  if (!ctx.viewer) throw unauthenticated();
-  return ctx.viewer;
+/**
+ * Builds a request's context: a fresh EntityManager fork, and the verified viewer (provisioned on their first
+ * request). Errors here fail the whole request before any resolver runs, so they are turned into GraphQL errors
+ * with their HTTP status here.
+ */
+export function contextBuilder(services: Services) {
+  const { config, log, orm } = services;
+  return async ({ req, res }: { req: Request; res: Response }): Promise<RequestContext> => {
+    const { requestId } = requestScopeOf(res);
+    const context: RequestContext = { em: orm.em.fork(), requestId, log, services, perRequest: new Map() };
+    try {
+      const token = bearerToken(req);
+      if (token === undefined) return context;
+      const identity = await services.verifyToken(token);
+      const user = await provisionUser(context.em, perRequest(context, ledgerOf), identity, config);
+      context.viewer = { id: user.id, clerkUserId: user.clerkUserId, roles: user.roles };
+      perRequest(context, usersById).prime(user.id, user);
+      return context;
+    } catch (error) {
+      if (error instanceof DomainError) throw toGraphQLError(error);
+      // Keep "try again" distinguishable from a failure.
+      if (isDatabaseUnavailable(error)) throw toGraphQLError(serviceUnavailable());
+      throw error;
+    }
+  };
 }

@@ -1,44 +1,29 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { isDatabaseUnavailable } from '../database/unavailable.js';
+import { DomainError } from '../core/errors.js';
+import { isDatabaseUnavailable } from '../database/pg-errors.js';
 import type { Logger } from '../logger.js';
-
-const CLIENT_CODES = new Set([
-  'UNAUTHENTICATED',
-  'FORBIDDEN',
-  'NOT_FOUND',
-  'BAD_USER_INPUT',
-  'INSUFFICIENT_CREDITS',
-  'IDEMPOTENCY_CONFLICT',
-  'RESERVATION_EXPIRED',
-  'RESERVATION_ALREADY_RESOLVED',
-  'BILLING_NOT_CONFIGURED',
-  'PAYMENT_PROVIDER_ERROR',
-  'SERVICE_UNAVAILABLE',
-  'RATE_LIMITED',
-  'GRAPHQL_PARSE_FAILED',
-  'GRAPHQL_VALIDATION_FAILED',
-  'BAD_REQUEST',
-  'PERSISTED_QUERY_NOT_FOUND',
-  'PERSISTED_QUERY_NOT_SUPPORTED',
-  'OPERATION_RESOLUTION_FAILURE',
-]);
-
+import { CLIENT_CODES, toGraphQLError } from './errors.js';
 
 /**
- * What a client sees of an error: codes it can act on pass through; anything else is logged with its detail and
- * answered as INTERNAL_SERVER_ERROR (or SERVICE_UNAVAILABLE when the database is unreachable) without stack, SQL
- * or driver message.
+ * What a client sees of an error: domain errors with their code and details; codes a client can act on pass
+ * through; anything else is logged with its detail and answered as INTERNAL_SERVER_ERROR (or SERVICE_UNAVAILABLE
+ * when the database is unreachable) with a fixed message. No stack, SQL, driver or provider text reaches a client in
+ * any mode: an operator who forgets NODE_ENV leaks nothing; the log has the detail.
  */
-export function createErrorFormatter(log: Logger, exposeDetails: boolean) {
+export function createErrorFormatter(log: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    if (original instanceof DomainError) {
+      const { message, extensions } = toGraphQLError(original);
+      const { http: _http, ...visible } = extensions;
+      return { message, path: formatted.path, locations: formatted.locations, extensions: visible };
+    }
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && CLIENT_CODES.has(code)) {
       const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }
-    const original = unwrapResolverError(error);
-    const message = original instanceof Error ? original.message : String(original);
     if (isDatabaseUnavailable(original)) {
       log.warn({ err: original, path: formatted.path }, 'database unavailable');
       return { message: 'The service is temporarily unavailable; try again shortly', path: formatted.path, extensions: { code: 'SERVICE_UNAVAILABLE' } };
@@ -47,10 +32,6 @@ export function createErrorFormatter(log: Logger, exposeDetails: boolean) {
       return { ...formatted, extensions: { code: 'BAD_USER_INPUT' } };
     }
     log.error({ err: original, path: formatted.path }, 'unexpected error while resolving');
-    return {
-      message: exposeDetails ? message : 'Internal server error',
-      path: formatted.path,
-      extensions: { code: 'INTERNAL_SERVER_ERROR' },
-    };
+    return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
   };
 }

@@ -2,7 +2,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import type { RateLimitConfig } from '../config.js';
-import type { Context } from './context.js';
+import type { RequestContext } from '../core/context.js';
 import { rootFields } from './root-fields.js';
 
 export const rateLimited = (retryAfterSeconds: number) =>
@@ -71,7 +71,7 @@ export class TokenBuckets {
  * known and before anything runs. Buckets live in each instance's memory: behind a load balancer a user's allowance is
  * per instance.
  */
-export function mutationRateLimitPlugin(config: RateLimitConfig): ApolloServerPlugin<Context> | undefined {
+export function mutationRateLimitPlugin(config: RateLimitConfig): ApolloServerPlugin<RequestContext> | undefined {
   if (config.mutationsPerMinute === 0) return undefined;
   const buckets = new TokenBuckets(config.burst, config.mutationsPerMinute);
   return {

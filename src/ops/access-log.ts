@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from '../logger.js';
-import { requestScopeOf } from './request-scope.js';
+import { requestScopeOf } from './request-id.js';
 
 /** Probes that a load balancer or scraper sends every few seconds; logged at debug so they do not drown the rest. */
 const PROBES = new Set(['/healthz', '/readyz', '/metrics']);

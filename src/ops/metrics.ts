@@ -1,6 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { currentRequestScope } from './request-scope.js';
 
 /**
  * Prometheus metrics for one app. Each app has its own registry, so several servers in one process (tests) keep
@@ -73,14 +72,4 @@ export async function createMetrics(orm: MikroORM): Promise<Metrics> {
       return value;
     },
   };
-}
-
-/**
- * Counts one Stripe webhook event, e.g. `recordWebhookEvent('checkout.session.completed', 'credited')`. Call it
- * while serving the webhook request: it records into that app's metrics (a no-op outside a request).
- */
-export function recordWebhookEvent(type: string, outcome: string): void {
-  const metrics = currentRequestScope()?.metrics;
-  if (!metrics) return;
-  metrics.webhookEvents.inc({ type: metrics.boundedLabel('webhook_type', type), outcome: metrics.boundedLabel('webhook_outcome', outcome) });
 }

@@ -1,10 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import DataLoader from 'dataloader';
-import { pgTextArray, rowView } from '../database/row-view.js';
 import { Field, ObjectType } from 'type-graphql';
-import { badUserInput } from '../graphql/errors.js';
-import { decodeCursor, encodeCursor, PageInfo, pageSize, slicePage } from '../graphql/pagination.js';
-import { Workshop } from './workshop.entity.js';
+import { badUserInput } from '../core/errors.js';
+import { decodeCursor, encodeCursor, PageInfo, pageSize, slicePage } from '../core/pagination.js';
+import { pgTextArray, type Row } from '../database/rows.js';
+import { toWorkshop, Workshop } from './workshop.model.js';
 
 @ObjectType()
 export class WorkshopEdge {
@@ -26,9 +26,6 @@ export class WorkshopConnection {
 
 const CURSOR_KIND = 'ws';
 
-/** A workshop row as a plain object of the GraphQL type's shape (see database/row-view.ts). */
-export const workshopView = (row: Record<string, unknown>) => rowView(Workshop, row, { user_id: 'owner' });
-
 interface PageRequest {
   userId: string;
   first: number | null;
@@ -48,10 +45,10 @@ function keyset(args: Omit<PageRequest, 'userId'>) {
   return { size, at, id };
 }
 
-function connection(rows: Record<string, unknown>[], size: number): WorkshopConnection {
+function connection(rows: Row[], size: number): WorkshopConnection {
   const { items, hasNextPage } = slicePage(rows, size);
   const edges = items.map((row) => ({
-    node: workshopView(row),
+    node: toWorkshop(row),
     cursor: encodeCursor(CURSOR_KIND, [String(row.position_at), String(row.id)]),
   }));
   return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
@@ -84,7 +81,7 @@ export function createWorkshopPageLoader(em: EntityManager) {
           continue;
         }
         const { size, at, id } = parsed;
-        const rows = await em.execute<Record<string, unknown>[]>(
+        const rows = await em.execute<Row[]>(
           `select w.*, w.created_at::text as position_at from unnest(?::text[]) as owner(id)
            cross join lateral (
              select * from workshops
@@ -94,7 +91,7 @@ export function createWorkshopPageLoader(em: EntityManager) {
            ) w`,
           [pgTextArray(group.map((r) => r.userId)), at ?? null, at ?? null, id ?? null, size + 1],
         );
-        const byOwner = new Map<string, Record<string, unknown>[]>();
+        const byOwner = new Map<string, Row[]>();
         for (const row of rows) {
           const owner = String(row.user_id);
           byOwner.set(owner, [...(byOwner.get(owner) ?? []), row]);

@@ -1,13 +1,13 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { CreditTransaction } from '../credits/credit-transaction.entity.js';
-import { DEFAULT_PAGE_SIZE } from '../graphql/pagination.js';
-import { viewerOf, type Context } from '../graphql/context.js';
-import { notFound } from '../graphql/errors.js';
-import { idOf, text } from '../graphql/validation.js';
-import { User } from '../users/user.entity.js';
-import { Workshop } from './workshop.entity.js';
+import { perRequest, viewerOf, type RequestContext } from '../core/context.js';
+import { DEFAULT_PAGE_SIZE } from '../core/pagination.js';
+import { idOf, text } from '../core/validation.js';
+import { User } from '../users/user.model.js';
+import { WorkshopConnection } from './workshop-list.js';
+import { workshopPages } from './workshop-loaders.js';
+import { Workshop } from './workshop.model.js';
 import { CreateWorkshopInput } from './workshop.input.js';
-import { listWorkshops, WorkshopConnection } from './workshop-list.js';
+import { createWorkshop, ownedWorkshop } from './workshops.js';
 
 @Resolver(() => Workshop)
 export class WorkshopResolver {
@@ -16,9 +16,9 @@ export class WorkshopResolver {
   workshops(
     @Arg('first', () => Int, { nullable: true, defaultValue: DEFAULT_PAGE_SIZE }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
-    @Ctx() ctx: Context,
+    @Ctx() ctx: RequestContext,
   ) {
-    return listWorkshops(ctx.em, viewerOf(ctx).id, { first, after });
+    return perRequest(ctx, workshopPages).load({ userId: viewerOf(ctx).id, first, after });
   }
 
   @Authorized()
@@ -26,28 +26,26 @@ export class WorkshopResolver {
     nullable: true,
     description: "One of the viewer's workshops; NOT_FOUND when the viewer has none with this id (another user's included).",
   })
-  async workshop(@Arg('id', () => ID) id: string, @Ctx() ctx: Context) {
-    const workshop = await ctx.em.findOne(Workshop, { id: idOf('ws', 'id', id), owner: viewerOf(ctx).id, deletedAt: null });
-    if (!workshop) throw notFound('Workshop', id);
-    return workshop;
+  workshop(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext) {
+    return ownedWorkshop(ctx.em, viewerOf(ctx).id, idOf('ws', 'id', id));
   }
 
   @Authorized()
   @Mutation(() => Workshop)
-  async createWorkshop(@Arg('input', () => CreateWorkshopInput) input: CreateWorkshopInput, @Ctx() ctx: Context) {
-    const workshop = ctx.em.create(Workshop, { owner: ctx.em.getReference(User, viewerOf(ctx).id), title: text('input.title', input.title, { max: 200 }) });
-    await ctx.em.flush();
-    return workshop;
+  createWorkshop(@Arg('input', () => CreateWorkshopInput) input: CreateWorkshopInput, @Ctx() ctx: RequestContext) {
+    return createWorkshop(ctx.em, viewerOf(ctx).id, { title: text('input.title', input.title, { max: 200 }) });
   }
+}
 
-  @Authorized()
-  @Mutation(() => CreditTransaction, { description: 'Charges WORKSHOP_CREDIT_COST once per workshop; later calls return that charge.' })
-  consumeWorkshopCredit(@Arg('workshopId', () => ID) workshopId: string, @Ctx() ctx: Context) {
-    return ctx.ledger.chargeWorkshop(viewerOf(ctx), idOf('ws', 'workshopId', workshopId));
-  }
-
-  @FieldResolver(() => [CreditTransaction])
-  creditTransactions(@Root() workshop: Workshop, @Ctx() ctx: Context) {
-    return ctx.loaders.transactionsByWorkshop.load(workshop.id);
+@Resolver(() => User)
+export class UserWorkshopsResolver {
+  @FieldResolver(() => WorkshopConnection)
+  workshops(
+    @Root() user: User,
+    @Arg('first', () => Int, { nullable: true, defaultValue: DEFAULT_PAGE_SIZE }) first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Ctx() ctx: RequestContext,
+  ) {
+    return perRequest(ctx, workshopPages).load({ userId: user.id, first, after });
   }
 }

@@ -35,6 +35,7 @@ export async function startBilling(env: Record<string, string> = {}): Promise<Bi
       STRIPE_API_BASE: stripe.url,
       ADMIN_USER_IDS: ADMIN,
       APP_URL,
+      CHECKOUT_REDIRECT_ORIGINS: 'http://localhost:3000',
       ...env,
     },
   });

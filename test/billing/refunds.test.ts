@@ -149,7 +149,7 @@ describe('refunds', () => {
     stripe.fail({ method: 'POST', path: '/v1/refunds', status: 400, type: 'invalid_request_error', message: 'Balance too low' });
     const res = await server.as(ADMIN).execute(RefundCreditsDocument, { input: { transactionId: purchase.transactionId, reason: 'x' } });
     expect(errorOf(res)?.code).toBe('PAYMENT_PROVIDER_ERROR');
-    expect(res.errors?.[0]?.message).toContain('Balance too low');
+    expect(res.errors?.[0]?.message).not.toContain('Balance too low');
     expect(await refundRows(purchase.userId)).toEqual([]);
     expect(await balanceOf(server, purchase.userId)).toBe(10);
   });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MikroORM } from '@mikro-orm/postgresql';
 import type pg from 'pg';
 import { auditLedger } from '../../src/credits/audit.js';
-import { ormOptions } from '../../src/database/orm-options.js';
+import { ormOptions } from '../../src/orm.js';
 import { createTestDatabase, sqlPool } from '../support/database.js';
 import { appliedMigrations, columnNames, constraintNames, indexNames, tableNames } from '../support/schema.js';
 

@@ -32,8 +32,19 @@ describe('loadConfig defaults', () => {
       appUrl: 'http://localhost:4000',
       logLevel: 'info',
     });
-    expect(config.auth).toEqual({ jwtSecret: undefined, jwksUrl: undefined, issuer: undefined, generatedSecret: false });
-    expect([...config.adminUserIds]).toEqual([]);
+    expect(config.auth).toEqual({
+      jwtSecret: undefined,
+      jwksUrl: undefined,
+      issuer: undefined,
+      audience: undefined,
+      authorizedParties: undefined,
+      generatedSecret: false,
+    });
+    // The seeded demo admin, on the embedded development database only.
+    expect([...config.adminUserIds]).toEqual(['user_admin']);
+    expect([...loadConfig({ DATABASE_URL: 'postgres://localhost/x' }).adminUserIds]).toEqual([]);
+    expect([...loadConfig({ NODE_ENV: 'test' }).adminUserIds]).toEqual([]);
+    expect([...loadConfig({ ADMIN_USER_IDS: 'user_a, user_b' }).adminUserIds]).toEqual(['user_a', 'user_b']);
   });
 
   it('reads only the env object it is given', () => {

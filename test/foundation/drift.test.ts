@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MikroORM } from '@mikro-orm/postgresql';
-import { ormOptions } from '../../src/database/orm-options.js';
+import { ormOptions } from '../../src/orm.js';
 import { createTestDatabase } from '../support/database.js';
 
 /** Invariant 6: a database built by the migrations is exactly what the entities describe. */

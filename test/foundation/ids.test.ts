@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { cuid2, isPrefixedId, prefixedId } from '../../src/database/ids.js';
+import { cuid2, isPrefixedId, prefixedId } from '../../src/core/ids.js';
 
 describe('ids', () => {
   it('makes CUID2s: 24 characters, a letter first, base 36', () => {

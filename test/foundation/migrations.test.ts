@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MikroORM } from '@mikro-orm/postgresql';
 import type pg from 'pg';
-import { ormOptions } from '../../src/database/orm-options.js';
+import { ormOptions } from '../../src/orm.js';
 import { migrationsList } from '../../migrations/index.js';
 import { createTestDatabase, sqlPool } from '../support/database.js';
 import { appliedMigrations, columnNames, constraintNames, indexNames, sequenceNames, tableNames } from '../support/schema.js';

@@ -3,8 +3,8 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import type pg from 'pg';
 import { loadConfig } from '../../src/config.js';
 import { auditLedger } from '../../src/credits/audit.js';
-import { ormOptions } from '../../src/database/orm-options.js';
-import { runSeed } from '../../src/database/seed.js';
+import { ormOptions } from '../../src/orm.js';
+import { runSeed } from '../../src/seed.js';
 import { SEED_USERS, WORKSHOP_COUNT } from '../../seeders/demo-data.js';
 import { createTestDatabase, sqlPool } from '../support/database.js';
 import { cleanEnv, runNode, stopAllProcesses } from '../support/processes.js';
@@ -226,14 +226,14 @@ describe('npm run db:seed (the compiled seed CLI)', () => {
     pools.push(sql);
     const env = cleanEnv({ DATABASE_URL: url, NODE_ENV: 'development' });
 
-    const first = await runNode(['dist/src/database/seed-cli.js'], env);
+    const first = await runNode(['dist/src/cli/seed.js'], env);
     expect(first.code).toBe(0);
     const firstCounts = parseCounts(first.stdout);
     expect(Object.keys(firstCounts).sort()).toEqual(['credit_packs', 'credit_transactions', 'users', 'workshops']);
     for (const { rows, added } of Object.values(firstCounts)) expect(added).toBe(rows);
     expect(firstCounts.users).toEqual({ rows: Object.keys(SEED_USERS).length, added: Object.keys(SEED_USERS).length });
 
-    const second = await runNode(['dist/src/database/seed-cli.js'], env);
+    const second = await runNode(['dist/src/cli/seed.js'], env);
     expect(second.code).toBe(0);
     const secondCounts = parseCounts(second.stdout);
     expect(secondCounts).toEqual(Object.fromEntries(Object.entries(firstCounts).map(([table, { rows }]) => [table, { rows, added: 0 }])));

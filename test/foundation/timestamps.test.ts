@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { pgTimestamp, pgTimestampIso } from '../../src/database/row-view.js';
-import { DateTimeScalar } from '../../src/graphql/scalars.js';
+import { pgTimestamp, pgTimestampIso } from '../../src/core/date-time.js';
+import { DateTimeScalar } from '../../src/core/date-time.js';
 
 /** PostgreSQL's text output of a timestamptz in a UTC session: microseconds, trailing zeros of the fraction trimmed. */
 function pgText(epochMicros: bigint): string {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { startEmbeddedPostgres } from '../../dist/src/database/embedded-postgres.js';
-import { ormOptions } from '../../dist/src/database/orm-options.js';
+import { ormOptions } from '../../dist/src/orm.js';
 
 const TEMPLATE_DATABASE = 'tally_template';
 

@@ -1,6 +1,6 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { auditLedger, type LedgerAudit } from '../../src/credits/audit.js';
-import { ormOptions } from '../../src/database/orm-options.js';
+import { ormOptions } from '../../src/orm.js';
 
 /** The ledger audit (invariants 2 and 3 for every user) run against a database directly, not through a server. */
 export async function auditDatabase(databaseUrl: string): Promise<LedgerAudit> {

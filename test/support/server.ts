@@ -5,10 +5,10 @@ import { print, type GraphQLFormattedError } from 'graphql';
 import { createApp } from '../../src/app.js';
 import { createStripeClient } from '../../src/billing/stripe.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { ormOptions } from '../../src/database/orm-options.js';
+import { ormOptions } from '../../src/orm.js';
 import { createTokenVerifier } from '../../src/graphql/auth.js';
 import { createLogger } from '../../src/logger.js';
-import type { Services } from '../../src/services.js';
+import type { Services } from '../../src/graphql/services.js';
 import { createTestDatabase, sqlPool } from './database.js';
 import { TEST_JWT_SECRET, tokenFor } from './tokens.js';
 

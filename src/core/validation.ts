@@ -1,5 +1,5 @@
 import { badUserInput } from './errors.js';
-import { isPrefixedId, type IdPrefix } from '../database/ids.js';
+import { isPrefixedId, type IdPrefix } from './ids.js';
 
 /** Input checks shared by resolvers. Each names the offending field in a BAD_USER_INPUT error. */
 

@@ -13,3 +13,14 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (typeof e.code === 'string' && UNAVAILABLE_SQLSTATES.has(e.code)) return true;
   return UNAVAILABLE.test(typeof e.message === 'string' ? e.message : String(error));
 }
+
+/** A unique constraint refused a row (SQLSTATE 23505), optionally a given one. */
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  const e = error as { code?: string; constraint?: string } | null;
+  return !!e && e.code === '23505' && (constraint === undefined || e.constraint === constraint);
+}
+
+/** A value did not fit its column (SQLSTATE 22003), e.g. a balance pushed past the largest integer. */
+export function isOutOfRange(error: unknown): boolean {
+  return (error as { code?: string } | null)?.code === '22003';
+}

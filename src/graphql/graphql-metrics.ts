@@ -1,8 +1,8 @@
 import type { ApolloServerPlugin, GraphQLRequestContextWillSendResponse } from '@apollo/server';
-import type { Context } from '../graphql/context.js';
-import { rootFields } from '../graphql/root-fields.js';
-import type { Metrics } from './metrics.js';
-import { currentRequestScope } from './request-scope.js';
+import type { RequestContext } from '../core/context.js';
+import { rootFields } from './root-fields.js';
+import type { Metrics } from '../ops/metrics.js';
+import { currentRequestScope } from '../request-scope.js';
 
 /** The mutations that move (or reserve) credits, by the ledger operation they perform. */
 const LEDGER_OPERATIONS: Record<string, string> = {
@@ -13,7 +13,7 @@ const LEDGER_OPERATIONS: Record<string, string> = {
   createCheckoutSession: 'checkout',
 };
 
-type ResponseContext = GraphQLRequestContextWillSendResponse<Context>;
+type ResponseContext = GraphQLRequestContextWillSendResponse<RequestContext>;
 
 function resultOf(response: ResponseContext['response']) {
   return response.body.kind === 'single' ? response.body.singleResult : response.body.initialResult;
@@ -34,7 +34,7 @@ function recordLedgerOutcomes(metrics: Metrics, { operation, document, response 
 }
 
 /** Request latency by operation and ledger outcomes; also tells the access log which operation a request ran. */
-export function graphqlMetricsPlugin(metrics: Metrics): ApolloServerPlugin<Context> {
+export function graphqlMetricsPlugin(metrics: Metrics): ApolloServerPlugin<RequestContext> {
   return {
     async requestDidStart() {
       const startedAt = currentRequestScope()?.startedAt ?? performance.now();

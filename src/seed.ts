@@ -1,7 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { Config } from '../config.js';
-import type { Logger } from '../logger.js';
-import { DatabaseSeeder } from '../../seeders/DatabaseSeeder.js';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import { DatabaseSeeder } from '../seeders/DatabaseSeeder.js';
 
 export const SEEDED_TABLES = ['users', 'workshops', 'credit_transactions', 'credit_packs'] as const;
 

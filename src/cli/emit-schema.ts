@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
-import { printSchemaSdl } from './print-schema.js';
-import { buildTallySchema } from './schema.js';
+import { printSchemaSdl } from '../graphql/print-schema.js';
+import { buildTallySchema } from '../graphql/schema.js';
 
 /** Writes schema.graphql from the type-graphql classes (npm run schema:emit). */
 const sdl = printSchemaSdl(await buildTallySchema());

@@ -1,11 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { VerifiedIdentity } from '../graphql/auth.js';
-import { unauthenticated } from '../graphql/errors.js';
+import { unauthenticated } from '../core/errors.js';
+import { prefixedId } from '../core/ids.js';
 import type { Ledger } from '../credits/ledger.js';
-import { prefixedId } from '../database/ids.js';
 import { queryRows } from '../database/native-query.js';
-import { pgTextArray } from '../database/row-view.js';
-import { ADMIN_ROLE, userView, type User } from './user.entity.js';
+import { pgTextArray, type Row } from '../database/rows.js';
+import { rolesFor } from '../users/roles.js';
+import { toUser, type User } from '../users/user.model.js';
+import type { VerifiedIdentity } from './identity.js';
 
 /** The viewer lookup every authenticated request makes (the benchmark's raw-SQL ceiling imports it too). */
 export const VIEWER_SQL = 'select * from users where clerk_user_id = ? limit 1';
@@ -25,13 +26,13 @@ export async function provisionUser(
   identity: VerifiedIdentity,
   options: ProvisioningOptions,
 ): Promise<User> {
+  const roles = rolesFor(identity.subject, options.adminUserIds);
   // Plain SQL read into a read model: the ORM's query building and entity hydration were a visible share of a
   // consumption's CPU. The viewer is never changed through the ORM; what changes it is SQL (below, onboarding, ledger).
   const [row] = await queryRows(em, VIEWER_SQL, [identity.subject]);
-  let user = row ? userView(row) : undefined;
-  if (!user) {
+  let user: User;
+  if (!row) {
     await em.transactional(async (tx) => {
-      const roles = options.adminUserIds.has(identity.subject) ? [ADMIN_ROLE] : [];
       const inserted = await tx.execute<{ id: string }[]>(
         `insert into users (id, clerk_user_id, email, first_name, last_name, image_url, roles, created_at, updated_at)
          values (?, ?, ?, ?, ?, ?, ?::text[], now(), now())
@@ -50,34 +51,40 @@ export async function provisionUser(
     });
     const [created] = await queryRows(em, VIEWER_SQL, [identity.subject]);
     if (!created) throw new Error(`user ${identity.subject} was provisioned but cannot be read back`);
-    user = userView(created);
+    user = toUser(created, roles);
   } else {
-    user = await refreshProfile(em, user, identity, options);
+    user = await refreshProfile(em, row, identity, roles);
   }
   if (user.deletedAt) throw unauthenticated('This account has been deleted');
   return user;
 }
 
-/** Keeps the profile in step with the identity provider's claims, writing only when something changed. */
-async function refreshProfile(em: EntityManager, user: User, identity: VerifiedIdentity, options: ProvisioningOptions): Promise<User> {
+const sameRoles = (stored: unknown, roles: readonly string[]) =>
+  Array.isArray(stored) && stored.length === roles.length && roles.every((role) => stored.includes(role));
+
+/**
+ * Keeps the profile in step with the identity provider's claims, and the stored roles in step with the
+ * configuration, writing only when something changed.
+ */
+async function refreshProfile(em: EntityManager, row: Row, identity: VerifiedIdentity, roles: readonly string[]): Promise<User> {
+  const user = toUser(row, roles);
   const profile = {
-    email: identity.email ?? user.email ?? null,
-    firstName: identity.firstName ?? user.firstName ?? null,
-    lastName: identity.lastName ?? user.lastName ?? null,
-    imageUrl: identity.imageUrl ?? user.imageUrl ?? null,
-    roles: options.adminUserIds.has(user.clerkUserId) && !user.roles.includes(ADMIN_ROLE) ? [...user.roles, ADMIN_ROLE] : user.roles,
+    email: identity.email ?? user.email,
+    firstName: identity.firstName ?? user.firstName,
+    lastName: identity.lastName ?? user.lastName,
+    imageUrl: identity.imageUrl ?? user.imageUrl,
   };
   const unchanged =
-    profile.email === (user.email ?? null) &&
-    profile.firstName === (user.firstName ?? null) &&
-    profile.lastName === (user.lastName ?? null) &&
-    profile.imageUrl === (user.imageUrl ?? null) &&
-    profile.roles === user.roles;
+    profile.email === user.email &&
+    profile.firstName === user.firstName &&
+    profile.lastName === user.lastName &&
+    profile.imageUrl === user.imageUrl &&
+    sameRoles(row.roles, roles);
   if (unchanged) return user;
-  const [row] = await em.execute<Record<string, unknown>[]>(
+  const [updated] = await em.execute<Row[]>(
     `update users set email = ?, first_name = ?, last_name = ?, image_url = ?, roles = ?::text[], updated_at = now()
      where id = ? returning *`,
-    [profile.email, profile.firstName, profile.lastName, profile.imageUrl, pgTextArray(profile.roles), user.id],
+    [profile.email, profile.firstName, profile.lastName, profile.imageUrl, pgTextArray(roles), user.id],
   );
-  return row ? userView(row) : user;
+  return updated ? toUser(updated, roles) : user;
 }

@@ -1,14 +1,15 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig } from '../config.js';
+import { openDatabase } from '../database/database.js';
 import { createLogger } from '../logger.js';
-import { openDatabase } from './database.js';
-import { rowCounts, runSeed } from './seed.js';
+import { ormOptions } from '../orm.js';
+import { rowCounts, runSeed } from '../seed.js';
 
 /** npm run db:seed: applies migrations, then the idempotent development seed, and prints row counts. */
 async function main() {
   const config = loadConfig();
   const log = createLogger(config.logLevel === 'silent' ? 'silent' : 'warn');
-  const database = await openDatabase(config, log);
+  const database = await openDatabase(config, log, (clientUrl) => ormOptions({ clientUrl }));
   try {
     const before = await rowCounts(database.orm);
     process.stderr.write('seeding');

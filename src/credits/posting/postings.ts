@@ -1,17 +1,29 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { prefixedId } from '../database/ids.js';
-import { queryRows } from '../database/native-query.js';
-import { idempotencyConflict, notFound } from '../graphql/errors.js';
-import { CreditTransaction, transactionView, type LedgerMetadata } from './credit-transaction.entity.js';
-import { CreditTransactionType } from './credit-transaction.enums.js';
-import { IDEMPOTENCY_CONSTRAINT, isUniqueViolation, POST_LOCKED_SQL, POST_SQL } from './ledger-sql.js';
+import { idempotencyConflict, notFound } from '../../core/errors.js';
+import { prefixedId } from '../../core/ids.js';
+import { queryRows } from '../../database/native-query.js';
+import { isUniqueViolation } from '../../database/pg-errors.js';
+import type { Row } from '../../database/rows.js';
+import { toCreditTransaction, type CreditTransaction, type LedgerMetadata } from '../credit-transaction.model.js';
+import { CreditTransactionType } from '../credit-transaction.enums.js';
+import { IDEMPOTENCY_KEY_UNIQUE } from '../constraints.js';
+import {
+  ALLOCATE,
+  EXPIRE_HOLDS,
+  INSERT_GRANT_LOT,
+  POST,
+  POST_LOCKED,
+  type PostedRowParams,
+} from './statements.js';
 
 /**
- * Postings: the only code that changes a balance, or the held and expiring parts of it (`users.held_credits`,
- * `users.expiring_credits`). Every balance change appends its ledger row in the same statement that moves
- * `users.credit_balance`, so they commit or fail as one.
+ * The posting core: the only code that changes a balance or the held and expiring parts of it
+ * (`users.credit_balance`, `held_credits`, `expiring_credits`), and the only code that writes ledger, grant,
+ * allocation and reservation rows. Every statement it runs is in statements.ts; this folder alone imports that file
+ * (a test reads the source to prove no other module writes those tables or columns). Every balance change appends
+ * its ledger row in the same statement that moves `users.credit_balance`, so they commit or fail as one.
  *
- * Fast path: one statement (POST_SQL) for every credit, and for a debit of a user with no expiring credits whose
+ * Fast path: one statement (POST) for every credit, and for a debit of a user with no expiring credits whose
  * spendable balance (balance - held) covers it. Slow path, for everything else (holds, expiring grants, their
  * expiry): a transaction that locks the user row first (SELECT ... FOR NO KEY UPDATE, the lock an UPDATE takes, so
  * it queues with the fast path but not with inserts whose foreign keys name the user), expires what has lapsed,
@@ -21,8 +33,8 @@ import { IDEMPOTENCY_CONSTRAINT, isUniqueViolation, POST_LOCKED_SQL, POST_SQL } 
  * (credit_grants) and reservation rows are locked only by a transaction that already holds that user's row (user,
  * then grants, then reservations, and again grants when a capture draws on them), so whatever their order among
  * themselves, no cycle can form. A workshop or purchase row, where a transaction locks one, comes before the user
- * (Ledger.chargeWorkshop, Purchases.complete and Purchases.reverse); nothing locks a workshop or purchase row while holding a user
- * row, and no transaction holds two users' rows.
+ * (Ledger.chargeWorkshop, Purchases.complete and Purchases.reverse); nothing locks a workshop or purchase row while
+ * holding a user row, and no transaction holds two users' rows.
  *
  * Time: effective_at is clock_timestamp() taken while the user row is locked (not now(), the transaction's start), so
  * per user it grows in posting order and "the last row at or before t" gives the balance at t. Expiry compares
@@ -78,19 +90,15 @@ export interface Account {
 }
 
 /** What a debit took from one expiring grant. */
-interface Draw {
+export interface Draw {
   grantId: string;
   amount: number;
 }
 
 export type SlowDebit = { row: CreditTransaction } | { replay: true } | { insufficient: Account };
 
-export type Row = Record<string, unknown>;
+const ACCOUNT_COLUMNS = 'id, credit_balance, held_credits, expiring_credits';
 
-/**
- * The posting core the ledger's services share (ledger.ts, purchases.ts, reservations.ts): reading and locking a
- * user's account, appending rows on the fast and slow paths, drawing on and expiring grants, replaying a used key.
- */
 export class Postings {
   constructor(
     readonly em: EntityManager,
@@ -102,19 +110,22 @@ export class Postings {
   }
 
   async accountOf(userId: string, em: EntityManager = this.em): Promise<Account> {
-    const [row] = await em.execute<Row[]>('select id, credit_balance, held_credits, expiring_credits from users where id = ?', [userId]);
+    const [row] = await em.execute<Row[]>(`select ${ACCOUNT_COLUMNS} from users where id = ?`, [userId]);
     if (!row) throw notFound('User', userId);
     return toAccount(row);
   }
 
   /** The first lock of every slow path: the user's row (see the lock order at the top). */
   async lockAccount(em: EntityManager, userId: string): Promise<Account> {
-    const [row] = await em.execute<Row[]>(
-      'select id, credit_balance, held_credits, expiring_credits from users where id = ? for no key update',
-      [userId],
-    );
+    const [row] = await em.execute<Row[]>(`select ${ACCOUNT_COLUMNS} from users where id = ? for no key update`, [userId]);
     if (!row) throw notFound('User', userId);
     return toAccount(row);
+  }
+
+  /** The user's row lock, or undefined at once when someone else holds it (the sweeper's way). */
+  async tryLockAccount(em: EntityManager, userId: string): Promise<Account | undefined> {
+    const [row] = await em.execute<Row[]>(`select ${ACCOUNT_COLUMNS} from users where id = ? for no key update skip locked`, [userId]);
+    return row ? toAccount(row) : undefined;
   }
 
   async keyUsed(em: EntityManager, userId: string, idempotencyKey: string): Promise<boolean> {
@@ -122,21 +133,19 @@ export class Postings {
     return rows.length > 0;
   }
 
+  /** The fast path: one statement, or undefined when it does not apply (nothing was written then). */
   async post(em: EntityManager, posting: Posting): Promise<CreditTransaction | undefined> {
-    const [row] = await queryRows(em, POST_SQL, [posting.amount, posting.userId, posting.amount, ...this.rowParams(posting)]);
-    return row ? transactionView(row) : undefined;
+    const [row] = await queryRows(em, POST.text, POST.bind(this.rowParams(posting)));
+    return row ? toCreditTransaction(row) : undefined;
   }
 
   async postLocked(em: EntityManager, posting: Posting, expiringDelta: number): Promise<CreditTransaction> {
-    const [row] = await em.execute<Row[]>(POST_LOCKED_SQL, [
-      posting.amount,
-      posting.heldDelta ?? 0,
-      expiringDelta,
-      posting.userId,
-      ...this.rowParams(posting),
-    ]);
+    const [row] = await em.execute<Row[]>(
+      POST_LOCKED.text,
+      POST_LOCKED.bind({ ...this.rowParams(posting), heldDelta: posting.heldDelta ?? 0, expiringDelta }),
+    );
     if (!row) throw notFound('User', posting.userId);
-    return transactionView(row);
+    return toCreditTransaction(row);
   }
 
   /** A debit on the slow path, in its own transaction; what it expired on the way commits even when it is refused. */
@@ -144,7 +153,7 @@ export class Postings {
     try {
       return await this.em.transactional((em) => this.spendLocked(em, posting));
     } catch (error) {
-      if (!isUniqueViolation(error, IDEMPOTENCY_CONSTRAINT)) throw error;
+      if (!isUniqueViolation(error, IDEMPOTENCY_KEY_UNIQUE)) throw error;
       return { replay: true };
     }
   }
@@ -166,17 +175,9 @@ export class Postings {
   async expireLapsed(em: EntityManager, account: Account, now: Date = this.now()): Promise<ExpirySummary> {
     const summary: ExpirySummary = { reservationsExpired: 0, grantsExpired: 0, creditsExpired: 0, creditsKept: 0 };
     if (account.held > 0) {
-      const lapsed = await em.execute<Row[]>(
-        `update reservations set status = 'expired', resolved_at = clock_timestamp()
-         where user_id = ? and status = 'held' and expires_at <= ? returning amount`,
-        [account.id, now],
-      );
-      const freed = lapsed.reduce((sum, row) => sum + Number(row.amount), 0);
-      if (freed > 0) {
-        await em.execute('update users set held_credits = held_credits - ?, updated_at = now() where id = ?', [freed, account.id]);
-        account.held -= freed;
-        summary.reservationsExpired = lapsed.length;
-      }
+      const [freed] = await em.execute<{ credits: number; holds: number }[]>(EXPIRE_HOLDS.text, EXPIRE_HOLDS.bind({ userId: account.id, now }));
+      account.held -= freed?.credits ?? 0;
+      summary.reservationsExpired = freed?.holds ?? 0;
     }
     if (account.expiring === 0) return summary;
     const grants = await em.execute<Row[]>(
@@ -213,12 +214,8 @@ export class Postings {
     const taken = draws ?? (fromGrants > 0 ? await this.drawFromGrants(em, account.id, fromGrants) : []);
     const row = await this.postLocked(em, posting, -fromGrants);
     if (taken.length > 0) {
-      await em.execute(
-        `with taken as (select * from json_to_recordset(?::json) as d(grant_id text, amount int)),
-         drawn as (update credit_grants g set remaining = g.remaining - taken.amount from taken where g.transaction_id = taken.grant_id)
-         insert into credit_allocations (transaction_id, grant_id, amount) select ?, grant_id, amount from taken`,
-        [JSON.stringify(taken.map((draw) => ({ grant_id: draw.grantId, amount: draw.amount }))), row.id],
-      );
+      const json = JSON.stringify(taken.map((draw) => ({ grant_id: draw.grantId, amount: draw.amount })));
+      await em.execute(ALLOCATE.text, ALLOCATE.bind({ draws: json, transactionId: row.id }));
     }
     account.balance += posting.amount;
     account.held += posting.heldDelta ?? 0;
@@ -227,7 +224,7 @@ export class Postings {
   }
 
   /** Locks the user's grants that have credits left, soonest expiry first (then posting order), and takes `amount`. */
-  async drawFromGrants(em: EntityManager, userId: string, amount: number): Promise<Draw[]> {
+  private async drawFromGrants(em: EntityManager, userId: string, amount: number): Promise<Draw[]> {
     const open = await em.execute<Row[]>(
       `select g.transaction_id, g.remaining from credit_grants g join credit_transactions t on t.id = g.transaction_id
        where g.user_id = ? and g.remaining > 0 order by g.expires_at, t.posting_seq for update of g`,
@@ -249,17 +246,18 @@ export class Postings {
   /** A GRANT row and its expiring lot, in the caller's transaction (the GRANT's UPDATE locks the user row first). */
   async postExpiringGrant(em: EntityManager, posting: Posting, expiresAt: Date): Promise<CreditTransaction> {
     const row = await this.postLocked(em, posting, posting.amount);
-    await em.execute(
-      'insert into credit_grants (transaction_id, user_id, amount, remaining, expires_at, created_at) values (?, ?, ?, ?, ?, now())',
-      [row.id, posting.userId, posting.amount, posting.amount, expiresAt],
-    );
+    await em.execute(INSERT_GRANT_LOT.text, INSERT_GRANT_LOT.bind({ transactionId: row.id, userId: posting.userId, amount: posting.amount, expiresAt }));
     return row;
   }
 
   /** The row a key was first used for, when the request is the same; a different request is a conflict. */
   async replay(userId: string, idempotencyKey: string, hash: string): Promise<CreditTransaction | undefined> {
-    const previous = await this.em.fork().findOne(CreditTransaction, { user: userId, idempotencyKey });
-    if (!previous) return undefined;
+    const [row] = await this.em.execute<Row[]>('select * from credit_transactions where user_id = ? and idempotency_key = ?', [
+      userId,
+      idempotencyKey,
+    ]);
+    if (!row) return undefined;
+    const previous = toCreditTransaction(row);
     if (previous.requestHash !== hash) throw idempotencyConflict(idempotencyKey);
     return previous;
   }
@@ -270,24 +268,23 @@ export class Postings {
     return previous;
   }
 
-  /** The INSERT_POSTED_ROW parameters, in order. */
-  private rowParams(posting: Posting): unknown[] {
-    return [
-      prefixedId('ctx'),
-      posting.userId,
-      posting.type,
-      posting.amount,
-      posting.description,
-      posting.feature ?? null,
-      posting.idempotencyKey ?? null,
-      posting.requestHash ?? null,
-      posting.workshopId ?? null,
-      posting.stripeSessionId ?? null,
-      posting.stripePaymentIntentId ?? null,
-      posting.refundOfId ?? null,
-      posting.creditsReversed ?? null,
-      this.metadataJson(posting.metadata ?? null),
-    ];
+  private rowParams(posting: Posting): PostedRowParams {
+    return {
+      id: prefixedId('ctx'),
+      userId: posting.userId,
+      type: posting.type,
+      amount: posting.amount,
+      description: posting.description,
+      feature: posting.feature ?? null,
+      idempotencyKey: posting.idempotencyKey ?? null,
+      requestHash: posting.requestHash ?? null,
+      workshopId: posting.workshopId ?? null,
+      stripeSessionId: posting.stripeSessionId ?? null,
+      stripePaymentIntentId: posting.stripePaymentIntentId ?? null,
+      refundOfId: posting.refundOfId ?? null,
+      creditsReversed: posting.creditsReversed ?? null,
+      metadata: this.metadataJson(posting.metadata ?? null),
+    };
   }
 
   metadataJson(metadata: LedgerMetadata | null): string | null {

@@ -1,0 +1,63 @@
+import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { DateTimeScalar, type PgTimestamp } from '../core/date-time.js';
+import type { Row } from '../database/rows.js';
+import { ReservationStatus } from './reservation-status.js';
+
+/** The Reservation GraphQL type, as a read model of a reservations row (see credit-transaction.model.ts). */
+@ObjectType('Reservation', { description: 'Credits held for work whose cost is known only at the end; captured, released or expired once.' })
+export class Reservation {
+  @Field(() => ID)
+  id!: string;
+
+  userId!: string;
+
+  @Field(() => Int)
+  amount!: number;
+
+  @Field(() => ReservationStatus)
+  status!: ReservationStatus;
+
+  @Field(() => String, { description: 'The feature the capture is charged under.' })
+  feature!: string;
+
+  @Field(() => String)
+  idempotencyKey!: string;
+
+  requestHash!: string;
+
+  @Field(() => String, { nullable: true })
+  description!: string | null;
+
+  @Field(() => DateTimeScalar, { description: 'When an unresolved hold lapses and its credits are freed.' })
+  expiresAt!: PgTimestamp;
+
+  @Field(() => Int, { nullable: true, description: 'What the capture charged; null unless CAPTURED.' })
+  capturedAmount!: number | null;
+
+  /** The CONSUMPTION row of the capture. */
+  transactionId!: string | null;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'When it was captured, released or expired.' })
+  resolvedAt!: PgTimestamp | null;
+
+  @Field(() => DateTimeScalar)
+  createdAt!: PgTimestamp;
+}
+
+const text = (value: unknown) => (value === null || value === undefined ? null : String(value));
+
+export const toReservation = (row: Row): Reservation => ({
+  id: String(row.id),
+  userId: String(row.user_id),
+  amount: Number(row.amount),
+  status: row.status as ReservationStatus,
+  feature: String(row.feature),
+  idempotencyKey: String(row.idempotency_key),
+  requestHash: String(row.request_hash),
+  description: text(row.description),
+  expiresAt: String(row.expires_at),
+  capturedAmount: row.captured_amount === null || row.captured_amount === undefined ? null : Number(row.captured_amount),
+  transactionId: text(row.transaction_id),
+  resolvedAt: text(row.resolved_at),
+  createdAt: String(row.created_at),
+});

@@ -1,0 +1,9 @@
+/** What a verified token tells us about its bearer (graphql/auth.ts verifies; provisioning.ts acts on it). */
+export interface VerifiedIdentity {
+  /** The token's `sub`: the user's clerkUserId. */
+  subject: string;
+  email?: string;
+  firstName?: string;
+  lastName?: string;
+  imageUrl?: string;
+}

@@ -1,0 +1,17 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/** What the code serving one HTTP request can know about it without having it passed down. */
+export interface RequestScope {
+  requestId: string;
+  startedAt: number;
+  /** Set once Apollo has resolved the operation; the access log reports it. */
+  operationName?: string;
+}
+
+const storage = new AsyncLocalStorage<RequestScope>();
+
+/** The scope of the request being served, or undefined outside one (start-up, timers). */
+export const currentRequestScope = (): RequestScope | undefined => storage.getStore();
+
+/** Runs `next` (the rest of the request) inside `scope`, so every log line written for it carries its id. */
+export const runInRequestScope = (scope: RequestScope, next: () => void) => storage.run(scope, next);

@@ -1,0 +1,95 @@
+import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { DateTimeScalar, type PgTimestamp } from '../core/date-time.js';
+import type { Row } from '../database/rows.js';
+
+/**
+ * The User GraphQL type, as a read model of a users row. Every object of this type comes from SQL through `toUser`
+ * (nothing changes a user through the ORM), so it is the one runtime shape a resolver sees: timestamps are
+ * PostgreSQL's text, as they come.
+ */
+@ObjectType('User', { description: 'A person who holds credits. Provisioned on the first authenticated request of a new `sub`.' })
+export class User {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String)
+  clerkUserId!: string;
+
+  @Field(() => String, { nullable: true })
+  email!: string | null;
+
+  @Field(() => String, { nullable: true })
+  firstName!: string | null;
+
+  @Field(() => String, { nullable: true })
+  lastName!: string | null;
+
+  @Field(() => String, { nullable: true })
+  imageUrl!: string | null;
+
+  @Field(() => String, { nullable: true })
+  company!: string | null;
+
+  @Field(() => [String], { description: 'From the server configuration: `admin` for ADMIN_USER_IDS.' })
+  roles!: string[];
+
+  @Field(() => Int, { description: "Credits available now: the sum of this user's completed ledger rows." })
+  creditBalance!: number;
+
+  @Field(() => Int, { description: 'Part of the balance held by open reservations: not spendable until they resolve.' })
+  heldCredits!: number;
+
+  @Field(() => Int, { description: 'Part of the balance that comes from grants with an expiry date (spent first).' })
+  expiringCredits!: number;
+
+  @Field(() => Int, { description: 'What can be spent or reserved now: creditBalance - heldCredits.' })
+  spendableCredits!: number;
+
+  @Field(() => Boolean)
+  onboardingComplete!: boolean;
+
+  onboardingCompletedAt!: PgTimestamp | null;
+
+  @Field(() => String, { nullable: true })
+  stripeCustomerId!: string | null;
+
+  @Field(() => String)
+  planTier!: string;
+
+  deletedAt!: PgTimestamp | null;
+
+  @Field(() => DateTimeScalar)
+  createdAt!: PgTimestamp;
+
+  @Field(() => DateTimeScalar)
+  updatedAt!: PgTimestamp;
+}
+
+const text = (value: unknown) => (value === null || value === undefined ? null : String(value));
+
+/** A users row as the User type. `roles` are the configured ones, passed in: stored roles are not trusted. */
+export function toUser(row: Row, roles: readonly string[]): User {
+  const creditBalance = Number(row.credit_balance);
+  const heldCredits = Number(row.held_credits);
+  return {
+    id: String(row.id),
+    clerkUserId: String(row.clerk_user_id),
+    email: text(row.email),
+    firstName: text(row.first_name),
+    lastName: text(row.last_name),
+    imageUrl: text(row.image_url),
+    company: text(row.company),
+    roles: [...roles],
+    creditBalance,
+    heldCredits,
+    expiringCredits: Number(row.expiring_credits),
+    spendableCredits: creditBalance - heldCredits,
+    onboardingComplete: row.onboarding_complete === true,
+    onboardingCompletedAt: text(row.onboarding_completed_at),
+    stripeCustomerId: text(row.stripe_customer_id),
+    planTier: String(row.plan_tier),
+    deletedAt: text(row.deleted_at),
+    createdAt: String(row.created_at),
+    updatedAt: String(row.updated_at),
+  };
+}
