@@ -1,28 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
 import { CreateCheckoutSessionDocument, CreditHistoryDocument, GrantCreditsDocument } from '../generated/graphql.js';
-import {
-  ADMIN,
-  APP_URL,
-  balanceOf,
-  checkout,
-  deliver,
-  errorOf,
-  newSub,
-  PACKS,
-  rowsOf,
-  signUp,
-  stripeEvent,
-  stripeEventRows,
-  useBilling,
-} from './harness.js';
+import { ADMIN, APP_URL, checkout, deliver, PACKS, stripeEvent, stripeEventRows, useBilling } from '../support/billing.js';
+import { errorOf } from '../support/errors.js';
+import { balanceOf, ledgerRows } from '../support/ledger.js';
+import { uniqueSub, userIdOf } from '../support/subjects.js';
 
 describe('createCheckoutSession', () => {
   const billing = useBilling();
 
   it('runs the whole purchase: PENDING row and unchanged balance, then the signed webhook credits the pack', async () => {
     const { server, stripe } = billing;
-    const sub = newSub('buyer');
-    const userId = await signUp(server, sub);
+    const sub = uniqueSub('buyer');
+    const userId = await userIdOf(server, sub);
     const grant = await server.as(ADMIN).execute(GrantCreditsDocument, { input: { userId, amount: 3, reason: 'welcome', idempotencyKey: 'g1' } });
     expect(grant.errors).toBeUndefined();
 
@@ -63,15 +52,15 @@ describe('createCheckoutSession', () => {
     const history = await server.as(sub).execute(CreditHistoryDocument, { first: 5 });
     const [latest] = history.data!.creditHistory.edges.map((e) => e.node);
     expect(latest).toMatchObject({ id: session.transaction.id, type: 'PURCHASE', status: 'COMPLETED', amount: 10, balanceAfter: 13 });
-    const purchase = (await rowsOf(server, userId)).find((r) => r.id === session.transaction.id)!;
+    const purchase = (await ledgerRows(server, userId)).find((r) => r.id === session.transaction.id)!;
     expect(purchase.stripe_payment_intent_id).toBe(paid.payment_intent);
     expect((await stripeEventRows(server)).at(-1)).toMatchObject({ type: 'checkout.session.completed', outcome: 'credited' });
   });
 
   it('reuses the Stripe customer on the second checkout, and sells a pack by its Stripe price', async () => {
     const { server, stripe } = billing;
-    const sub = newSub('repeat');
-    const userId = await signUp(server, sub);
+    const sub = uniqueSub('repeat');
+    const userId = await userIdOf(server, sub);
     const first = await checkout(server, sub);
     const customersBefore = stripe.customers.size;
     const second = await checkout(server, sub, PACKS.priced.id);
@@ -80,13 +69,13 @@ describe('createCheckoutSession', () => {
     expect(stripe.sessions.get(second.id)!.customer).toBe(stripe.sessions.get(first.id)!.customer);
     expect(stripe.requestsTo('POST', '/v1/checkout/sessions').at(-1)!.body.line_items).toEqual([{ price: 'price_fifty', quantity: '1' }]);
     expect(second.transaction).toMatchObject({ status: 'PENDING', amount: 50 });
-    expect((await rowsOf(server, userId)).map((r) => r.status)).toEqual(['pending', 'pending']);
+    expect((await ledgerRows(server, userId)).map((r) => r.status)).toEqual(['pending', 'pending']);
   });
 
   it('creates one Stripe customer when a user starts several first purchases at once', async () => {
     const { server, stripe } = billing;
-    const sub = newSub('racer');
-    const userId = await signUp(server, sub);
+    const sub = uniqueSub('racer');
+    const userId = await userIdOf(server, sub);
     // Hold the customer call open so that every request sees "no customer yet" before any of them saves one.
     stripe.delay('POST', '/v1/customers', 150);
     try {
@@ -96,7 +85,7 @@ describe('createCheckoutSession', () => {
       expect(new Set(sessions.map((s) => stripe.sessions.get(s.id)!.customer))).toEqual(new Set([mine[0]!.id]));
       const { rows } = await server.sql.query('select stripe_customer_id from users where id = $1', [userId]);
       expect(rows[0].stripe_customer_id).toBe(mine[0]!.id);
-      expect(await rowsOf(server, userId)).toHaveLength(4);
+      expect(await ledgerRows(server, userId)).toHaveLength(4);
     } finally {
       stripe.delay('POST', '/v1/customers', 0);
     }
@@ -104,8 +93,8 @@ describe('createCheckoutSession', () => {
 
   it('passes the caller’s success and cancel URLs to Stripe', async () => {
     const { server, stripe } = billing;
-    const sub = newSub('urls');
-    await signUp(server, sub);
+    const sub = uniqueSub('urls');
+    await userIdOf(server, sub);
     const res = await server.as(sub).execute(CreateCheckoutSessionDocument, {
       input: { packId: PACKS.small.id, successUrl: `${APP_URL}/ok?s={CHECKOUT_SESSION_ID}`, cancelUrl: 'http://localhost:3000/back' },
     });
@@ -126,13 +115,13 @@ describe('createCheckoutSession', () => {
     ['cancelUrl', 'a URL over 2048 characters', `https://example.com/${'a'.repeat(2100)}`],
   ])('rejects a %s of %s with BAD_USER_INPUT naming it, before calling Stripe', async (field, _label, value) => {
     const { server, stripe } = billing;
-    const sub = newSub('badurl');
-    const userId = await signUp(server, sub);
+    const sub = uniqueSub('badurl');
+    const userId = await userIdOf(server, sub);
     const calls = stripe.requests.length;
     const res = await server.as(sub).execute(CreateCheckoutSessionDocument, { input: { packId: PACKS.small.id, [field]: value } });
     expect(errorOf(res)).toMatchObject({ code: 'BAD_USER_INPUT', field: `input.${field}` });
     expect(stripe.requests.length).toBe(calls);
-    expect(await rowsOf(server, userId)).toEqual([]);
+    expect(await ledgerRows(server, userId)).toEqual([]);
   });
 
   it.each([
@@ -140,13 +129,13 @@ describe('createCheckoutSession', () => {
     ['an inactive pack', PACKS.retired.id],
   ])('answers NOT_FOUND for %s', async (_label, packId) => {
     const { server, stripe } = billing;
-    const sub = newSub('nopack');
-    const userId = await signUp(server, sub);
+    const sub = uniqueSub('nopack');
+    const userId = await userIdOf(server, sub);
     const calls = stripe.requests.length;
     const res = await server.as(sub).execute(CreateCheckoutSessionDocument, { input: { packId } });
     expect(errorOf(res)?.code).toBe('NOT_FOUND');
     expect(stripe.requests.length).toBe(calls);
-    expect(await rowsOf(server, userId)).toEqual([]);
+    expect(await ledgerRows(server, userId)).toEqual([]);
   });
 
   it('answers UNAUTHENTICATED without a token', async () => {
@@ -156,8 +145,8 @@ describe('createCheckoutSession', () => {
 
   it('reports a Stripe failure as PAYMENT_PROVIDER_ERROR and leaves no PENDING row', async () => {
     const { server, stripe } = billing;
-    const sub = newSub('refused');
-    const userId = await signUp(server, sub);
+    const sub = uniqueSub('refused');
+    const userId = await userIdOf(server, sub);
     stripe.fail({ method: 'POST', path: '/v1/checkout/sessions', status: 400, type: 'invalid_request_error', message: 'Not a valid currency' });
     const refused = await server.as(sub).execute(CreateCheckoutSessionDocument, { input: { packId: PACKS.small.id } });
     expect(errorOf(refused)?.code).toBe('PAYMENT_PROVIDER_ERROR');
@@ -168,26 +157,26 @@ describe('createCheckoutSession', () => {
     stripe.fail({ method: 'POST', path: '/v1/checkout/sessions', status: 500, type: 'api_error', message: 'Stripe is down' });
     const down = await server.as(sub).execute(CreateCheckoutSessionDocument, { input: { packId: PACKS.small.id } });
     expect(errorOf(down)?.code).toBe('PAYMENT_PROVIDER_ERROR');
-    expect(await rowsOf(server, userId)).toEqual([]);
+    expect(await ledgerRows(server, userId)).toEqual([]);
     expect(await balanceOf(server, userId)).toBe(0);
   });
 
   it('leaves no customer id and no row when creating the customer fails', async () => {
     const { server, stripe } = billing;
-    const sub = newSub('nocustomer');
-    const userId = await signUp(server, sub);
+    const sub = uniqueSub('nocustomer');
+    const userId = await userIdOf(server, sub);
     stripe.fail({ method: 'POST', path: '/v1/customers', status: 402, type: 'card_error', message: 'Nope' });
     const res = await server.as(sub).execute(CreateCheckoutSessionDocument, { input: { packId: PACKS.small.id } });
     expect(errorOf(res)?.code).toBe('PAYMENT_PROVIDER_ERROR');
     const { rows } = await server.sql.query('select stripe_customer_id from users where id = $1', [userId]);
     expect(rows[0].stripe_customer_id).toBeNull();
-    expect(await rowsOf(server, userId)).toEqual([]);
+    expect(await ledgerRows(server, userId)).toEqual([]);
   });
 
   it('retries a failed Stripe call with the same idempotency key, so the retry opens one session', async () => {
     const { server, stripe } = billing;
-    const sub = newSub('retry');
-    const userId = await signUp(server, sub);
+    const sub = uniqueSub('retry');
+    const userId = await userIdOf(server, sub);
     await checkout(server, sub); // the customer exists now, so only the session call is in play
     const before = stripe.requestsTo('POST', '/v1/checkout/sessions').length;
     const sessionsBefore = stripe.sessions.size;
@@ -198,13 +187,13 @@ describe('createCheckoutSession', () => {
     expect(attempts.map((a) => a.status)).toEqual([500, 200]);
     expect(attempts[0]!.idempotencyKey).toBe(attempts[1]!.idempotencyKey);
     expect(stripe.sessions.size).toBe(sessionsBefore + 1);
-    expect((await rowsOf(server, userId)).map((r) => r.stripe_session_id)).toContain(session.id);
+    expect((await ledgerRows(server, userId)).map((r) => r.stripe_session_id)).toContain(session.id);
   });
 
   it('opens one session for a client retry that repeats its X-Request-Id', async () => {
     const { server, stripe } = billing;
-    const sub = newSub('xreq');
-    const userId = await signUp(server, sub);
+    const sub = uniqueSub('xreq');
+    const userId = await userIdOf(server, sub);
     const client = server.as(sub);
     const body = { query: 'mutation($p: ID!) { createCheckoutSession(input: { packId: $p }) { id transaction { id } } }', variables: { p: PACKS.small.id } };
     const headers = { 'x-request-id': `retry-${userId}` };
@@ -212,7 +201,7 @@ describe('createCheckoutSession', () => {
     const second = await client.raw(body, headers);
     expect(first.errors).toBeUndefined();
     expect(second.data).toEqual(first.data);
-    expect(await rowsOf(server, userId)).toHaveLength(1);
+    expect(await ledgerRows(server, userId)).toHaveLength(1);
     expect(stripe.requestsTo('POST', '/v1/checkout/sessions').filter((r) => r.body.client_reference_id === userId)).toHaveLength(2);
   });
 });

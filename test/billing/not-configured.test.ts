@@ -1,21 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateCheckoutSessionDocument, RefundCreditsDocument } from '../generated/graphql.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import {
-  ADMIN,
-  balanceOf,
-  deliver,
-  errorOf,
-  expectCleanLedger,
-  newSub,
-  PACKS,
-  rowsOf,
-  seedPacks,
-  signUp,
-  stripeEvent,
-  WEBHOOK_SECRET,
-  writeCounts,
-} from './harness.js';
+import { ADMIN, deliver, PACKS, seedPacks, stripeEvent, WEBHOOK_SECRET } from '../support/billing.js';
+import { errorOf } from '../support/errors.js';
+import { balanceOf, expectCleanLedger, ledgerRows, writeCounts } from '../support/ledger.js';
+import { uniqueSub, userIdOf } from '../support/subjects.js';
 
 const paidSession = (metadata: Record<string, string>) => ({
   id: `cs_test_outside_${Math.random().toString(36).slice(2)}`,
@@ -39,15 +28,15 @@ describe('with only STRIPE_WEBHOOK_SECRET (no API key)', () => {
   afterAll(() => server.close());
 
   it('answers createCheckoutSession with BILLING_NOT_CONFIGURED and writes nothing', async () => {
-    const sub = newSub('nokey');
-    const userId = await signUp(server, sub);
+    const sub = uniqueSub('nokey');
+    const userId = await userIdOf(server, sub);
     const res = await server.as(sub).execute(CreateCheckoutSessionDocument, { input: { packId: PACKS.small.id } });
     expect(errorOf(res)?.code).toBe('BILLING_NOT_CONFIGURED');
-    expect(await rowsOf(server, userId)).toEqual([]);
+    expect(await ledgerRows(server, userId)).toEqual([]);
   });
 
   it('still verifies and applies signed webhooks, and reverses purchases locally on refundCredits', async () => {
-    const userId = await signUp(server, newSub('verifyonly'));
+    const userId = await userIdOf(server, uniqueSub('verifyonly'));
     const session = paidSession({ userId, packId: PACKS.small.id });
 
     const forged = await deliver(server, stripeEvent('checkout.session.completed', session), { secret: 'whsec_forged0123456789' });
@@ -58,7 +47,7 @@ describe('with only STRIPE_WEBHOOK_SECRET (no API key)', () => {
     expect(answer).toEqual({ status: 200, body: { received: true, outcome: 'credited' } });
     expect(await balanceOf(server, userId)).toBe(10);
 
-    const [purchase] = await rowsOf(server, userId);
+    const [purchase] = await ledgerRows(server, userId);
     const refund = await server.as(ADMIN).execute(RefundCreditsDocument, { input: { transactionId: purchase!.id, reason: 'no Stripe here' } });
     expect(refund.errors).toBeUndefined();
     expect(refund.data!.refundCredits).toMatchObject({ type: 'REFUND', amount: -10, balanceAfter: 0 });
@@ -76,8 +65,8 @@ describe('with no Stripe settings at all', () => {
   afterAll(() => server.close());
 
   it('answers BILLING_NOT_CONFIGURED to checkout and 503 to the webhook, writing nothing', async () => {
-    const sub = newSub('nostripe');
-    const userId = await signUp(server, sub);
+    const sub = uniqueSub('nostripe');
+    const userId = await userIdOf(server, sub);
     const res = await server.as(sub).execute(CreateCheckoutSessionDocument, { input: { packId: PACKS.small.id } });
     expect(errorOf(res)?.code).toBe('BILLING_NOT_CONFIGURED');
 

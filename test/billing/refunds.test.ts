@@ -1,18 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { ConsumeCreditsDocument, GrantCreditsDocument, RefundCreditsDocument } from '../generated/graphql.js';
-import {
-  ADMIN,
-  balanceOf,
-  checkout,
-  deliver,
-  errorOf,
-  newSub,
-  rowsOf,
-  signUp,
-  stripeEvent,
-  useBilling,
-  writeCounts,
-} from './harness.js';
+import { ADMIN, checkout, deliver, stripeEvent, useBilling } from '../support/billing.js';
+import { errorOf } from '../support/errors.js';
+import { balanceOf, ledgerRows, writeCounts } from '../support/ledger.js';
+import { uniqueSub, userIdOf } from '../support/subjects.js';
 
 describe('refunds', () => {
   const billing = useBilling();
@@ -20,8 +11,8 @@ describe('refunds', () => {
   /** A user who bought the small pack (10 credits for $10.00) and whose payment Stripe confirmed. */
   async function completedPurchase(label: string) {
     const { server, stripe } = billing;
-    const sub = newSub(label);
-    const userId = await signUp(server, sub);
+    const sub = uniqueSub(label);
+    const userId = await userIdOf(server, sub);
     const session = await checkout(server, sub);
     const paid = stripe.completeSession(session.id, 'paid');
     const answer = await deliver(server, stripeEvent('checkout.session.completed', paid));
@@ -29,7 +20,7 @@ describe('refunds', () => {
     return { sub, userId, transactionId: session.transaction.id, paymentIntentId: paid.payment_intent as string };
   }
 
-  const refundRows = async (userId: string) => (await rowsOf(billing.server, userId)).filter((r) => r.type === 'refund');
+  const refundRows = async (userId: string) => (await ledgerRows(billing.server, userId)).filter((r) => r.type === 'refund');
 
   it('reverses partial refunds cumulatively, and ignores a stale notice', async () => {
     const { server, stripe } = billing;
@@ -190,8 +181,8 @@ describe('refunds', () => {
     /** A purchase paid in Stripe whose completed event has not been delivered (Stripe does not order deliveries). */
     async function paidButNotDelivered(label: string) {
       const { server, stripe } = billing;
-      const sub = newSub(label);
-      const userId = await signUp(server, sub);
+      const sub = uniqueSub(label);
+      const userId = await userIdOf(server, sub);
       const session = await checkout(server, sub);
       const paid = stripe.completeSession(session.id, 'paid');
       return { userId, transactionId: session.transaction.id, paymentIntentId: paid.payment_intent as string, completed: stripeEvent('checkout.session.completed', paid) };
@@ -205,7 +196,7 @@ describe('refunds', () => {
       const refund = await deliver(server, stripeEvent('charge.refunded', stripe.refundInDashboard(purchase.paymentIntentId, 250)));
       expect(refund).toMatchObject({ status: 200, body: { outcome: 'refunded' } });
       expect(stripe.requestsTo('GET', '/v1/checkout/sessions').at(-1)?.body).toMatchObject({ payment_intent: purchase.paymentIntentId });
-      const rows = await rowsOf(server, purchase.userId);
+      const rows = await ledgerRows(server, purchase.userId);
       expect(rows.map((r) => [r.type, r.status, r.amount, r.balance_after])).toEqual([
         ['purchase', 'completed', 10, 10],
         ['refund', 'completed', -2, 8],
@@ -218,7 +209,7 @@ describe('refunds', () => {
       const rest = await deliver(server, stripeEvent('charge.refunded', stripe.refundInDashboard(purchase.paymentIntentId)));
       expect(rest.body?.outcome).toBe('refunded');
       expect(await balanceOf(server, purchase.userId)).toBe(0);
-      expect(await rowsOf(server, purchase.userId)).toHaveLength(3);
+      expect(await ledgerRows(server, purchase.userId)).toHaveLength(3);
     });
 
     it('answers 5xx and writes nothing while Stripe cannot be asked, then applies the retry once', async () => {
@@ -238,7 +229,7 @@ describe('refunds', () => {
       // Whichever runs second finds the event recorded, or (inside) the purchase reversed already.
       expect(retried.map((r) => r.body?.outcome)).toContain('refunded');
       for (const answer of retried) expect(['refunded', 'already-refunded']).toContain(answer.body?.outcome);
-      const rows = await rowsOf(server, purchase.userId);
+      const rows = await ledgerRows(server, purchase.userId);
       expect(rows.map((r) => [r.type, r.amount])).toEqual([
         ['purchase', 10],
         ['refund', -10],
@@ -250,8 +241,8 @@ describe('refunds', () => {
 
     it('writes nothing for a refund of a session it had written off as FAILED, and says why', async () => {
       const { server, stripe } = billing;
-      const sub = newSub('early-refund-failed');
-      await signUp(server, sub);
+      const sub = uniqueSub('early-refund-failed');
+      await userIdOf(server, sub);
       const session = await checkout(server, sub);
       expect((await deliver(server, stripeEvent('checkout.session.expired', stripe.expireSession(session.id)))).body?.outcome).toBe('failed');
       const paid = stripe.completeSession(session.id, 'paid');

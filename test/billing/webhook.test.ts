@@ -1,28 +1,16 @@
 import { describe, expect, it } from '@jest/globals';
 import Stripe from 'stripe';
-import {
-  balanceOf,
-  checkout,
-  deliver,
-  deliverStorm,
-  expectCleanLedger,
-  newSub,
-  PACKS,
-  rowsOf,
-  signUp,
-  stripeEvent,
-  useBilling,
-  WEBHOOK_SECRET,
-  writeCounts,
-} from './harness.js';
+import { checkout, deliver, deliverStorm, PACKS, stripeEvent, useBilling, WEBHOOK_SECRET } from '../support/billing.js';
+import { balanceOf, expectCleanLedger, ledgerRows, writeCounts } from '../support/ledger.js';
+import { uniqueSub, userIdOf } from '../support/subjects.js';
 
 describe('POST /webhooks/stripe', () => {
   const billing = useBilling();
 
   /** A user with a PENDING purchase of the small pack, and that session as Stripe holds it. */
   async function pendingPurchase(label: string) {
-    const sub = newSub(label);
-    const userId = await signUp(billing.server, sub);
+    const sub = uniqueSub(label);
+    const userId = await userIdOf(billing.server, sub);
     const session = await checkout(billing.server, sub);
     return { sub, userId, sessionId: session.id, transactionId: session.transaction.id };
   }
@@ -95,7 +83,7 @@ describe('POST /webhooks/stripe', () => {
       const card = await pendingPurchase(`card${seed}`);
       const both = await pendingPurchase(`both${seed}`);
       const expiring = await pendingPurchase(`expiring${seed}`);
-      const outsiderId = await signUp(server, newSub(`outsider${seed}`));
+      const outsiderId = await userIdOf(server, uniqueSub(`outsider${seed}`));
       const outside = stripe.createPaidSession({ metadata: { userId: outsiderId, packId: PACKS.priced.id }, amount_total: 4000 });
       const bothPaid = stripe.completeSession(both.sessionId, 'paid');
       const events = [
@@ -116,10 +104,10 @@ describe('POST /webhooks/stripe', () => {
       expect(await balanceOf(server, both.userId)).toBe(10);
       expect(await balanceOf(server, outsiderId)).toBe(50);
       expect(await balanceOf(server, expiring.userId)).toBe(0);
-      expect((await rowsOf(server, card.userId)).map((r) => [r.status, r.amount])).toEqual([['completed', 10]]);
-      expect((await rowsOf(server, both.userId)).map((r) => [r.status, r.amount])).toEqual([['completed', 10]]);
-      expect((await rowsOf(server, expiring.userId)).map((r) => r.status)).toEqual(['failed']);
-      const outsiderRows = await rowsOf(server, outsiderId);
+      expect((await ledgerRows(server, card.userId)).map((r) => [r.status, r.amount])).toEqual([['completed', 10]]);
+      expect((await ledgerRows(server, both.userId)).map((r) => [r.status, r.amount])).toEqual([['completed', 10]]);
+      expect((await ledgerRows(server, expiring.userId)).map((r) => r.status)).toEqual(['failed']);
+      const outsiderRows = await ledgerRows(server, outsiderId);
       expect(outsiderRows.map((r) => [r.type, r.status, r.amount, r.stripe_session_id])).toEqual([['purchase', 'completed', 50, outside.id]]);
       expect(outsiderRows[0]!.balance_after).toBe(50);
       const recorded = await server.sql.query('select id, outcome from stripe_events where id = any($1)', [events.map((e) => e.id)]);
@@ -136,7 +124,7 @@ describe('POST /webhooks/stripe', () => {
     for (const purchase of [settles, fails]) {
       const started = stripeEvent('checkout.session.completed', stripe.completeSession(purchase.sessionId, 'unpaid'));
       expect((await deliver(server, started)).body?.outcome).toBe('awaiting-payment');
-      expect((await rowsOf(server, purchase.userId)).map((r) => r.status)).toEqual(['pending']);
+      expect((await ledgerRows(server, purchase.userId)).map((r) => r.status)).toEqual(['pending']);
     }
 
     await deliver(server, stripeEvent('checkout.session.async_payment_succeeded', stripe.settleSession(settles.sessionId, 'succeeded')));
@@ -145,7 +133,7 @@ describe('POST /webhooks/stripe', () => {
 
     expect(await balanceOf(server, settles.userId)).toBe(10);
     expect(await balanceOf(server, fails.userId)).toBe(0);
-    const [failedRow] = await rowsOf(server, fails.userId);
+    const [failedRow] = await ledgerRows(server, fails.userId);
     expect(failedRow).toMatchObject({ status: 'failed', amount: 10 });
     expect(failedRow!.metadata).toMatchObject({ failureReason: 'async_payment_failed' });
   });
@@ -155,7 +143,7 @@ describe('POST /webhooks/stripe', () => {
     const purchase = await pendingPurchase('expires');
     const answer = await deliver(server, stripeEvent('checkout.session.expired', stripe.expireSession(purchase.sessionId)));
     expect(answer.body?.outcome).toBe('failed');
-    const [row] = await rowsOf(server, purchase.userId);
+    const [row] = await ledgerRows(server, purchase.userId);
     expect(row).toMatchObject({ status: 'failed' });
     expect(row!.metadata).toMatchObject({ failureReason: 'expired' });
     expect(await balanceOf(server, purchase.userId)).toBe(0);
@@ -169,7 +157,7 @@ describe('POST /webhooks/stripe', () => {
     const late = stripeEvent('checkout.session.expired', { ...paid, status: 'expired' });
     const answer = await deliver(server, late);
     expect(answer).toEqual({ status: 200, body: { received: true, outcome: 'already-completed' } });
-    expect((await rowsOf(server, purchase.userId)).map((r) => r.status)).toEqual(['completed']);
+    expect((await ledgerRows(server, purchase.userId)).map((r) => r.status)).toEqual(['completed']);
     expect(await balanceOf(server, purchase.userId)).toBe(10);
   });
 
@@ -185,17 +173,17 @@ describe('POST /webhooks/stripe', () => {
     const [recorded] = (await server.sql.query('select outcome, detail from stripe_events where id = $1', [paid.id])).rows;
     expect(recorded.outcome).toBe('paid-after-failed');
     expect(recorded.detail).toContain(purchase.transactionId);
-    expect((await rowsOf(server, purchase.userId)).map((r) => r.status)).toEqual(['failed']);
+    expect((await ledgerRows(server, purchase.userId)).map((r) => r.status)).toEqual(['failed']);
     expect(await balanceOf(server, purchase.userId)).toBe(0);
   });
 
   it('credits a session made outside the API from its metadata', async () => {
     const { server, stripe } = billing;
-    const userId = await signUp(server, newSub('dashboard'));
+    const userId = await userIdOf(server, uniqueSub('dashboard'));
     const session = stripe.createPaidSession({ metadata: { userId, packId: PACKS.small.id }, amount_total: 1000 });
     const answer = await deliver(server, stripeEvent('checkout.session.completed', session));
     expect(answer.body?.outcome).toBe('credited');
-    const [row] = await rowsOf(server, userId);
+    const [row] = await ledgerRows(server, userId);
     expect(row).toMatchObject({ type: 'purchase', status: 'completed', amount: 10, balance_after: 10, stripe_session_id: session.id });
     expect(row!.stripe_payment_intent_id).toBe(session.payment_intent);
     expect(row!.metadata).toMatchObject({ packId: PACKS.small.id, source: 'stripe-metadata' });
@@ -208,7 +196,7 @@ describe('POST /webhooks/stripe', () => {
     ['no metadata', () => ({})],
   ])('answers 200 and writes nothing for a session naming %s', async (_label, metadataFor) => {
     const { server, stripe } = billing;
-    const userId = await signUp(server, newSub('stranger'));
+    const userId = await userIdOf(server, uniqueSub('stranger'));
     const before = await writeCounts(server);
     const session = stripe.createPaidSession({ metadata: metadataFor(userId) as Record<string, string> });
     const event = stripeEvent('checkout.session.completed', session);
@@ -248,7 +236,7 @@ describe('POST /webhooks/stripe', () => {
     const retry = await deliver(server, event);
     expect(retry.body?.outcome).toBe('already-credited');
     expect(await balanceOf(server, purchase.userId)).toBe(10);
-    expect(await rowsOf(server, purchase.userId)).toHaveLength(1);
+    expect(await ledgerRows(server, purchase.userId)).toHaveLength(1);
   });
 
   it('answers 5xx when the database fails mid-event, keeps nothing of it, and applies Stripe’s retry once', async () => {
@@ -268,7 +256,7 @@ describe('POST /webhooks/stripe', () => {
     }
     expect(failed.status).toBeGreaterThanOrEqual(500);
     expect(await balanceOf(server, purchase.userId)).toBe(0);
-    expect((await rowsOf(server, purchase.userId)).map((r) => r.status)).toEqual(['pending']);
+    expect((await ledgerRows(server, purchase.userId)).map((r) => r.status)).toEqual(['pending']);
     expect(await eventOutcome(event.id)).toBeUndefined();
 
     expect((await deliver(server, event)).body?.outcome).toBe('credited');

@@ -4,13 +4,15 @@ import { startCreditJobs } from '../../src/credits/credit-jobs.js';
 import { sweepExpired } from '../../src/credits/expiry.js';
 import { createLogger } from '../../src/logger.js';
 import { SpendCreditsDocument } from '../generated/graphql.js';
-import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/ledger-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { accountOf, creditProblems, key } from './helpers.js';
+import { key } from '../support/credits.js';
+import { accountOf, creditProblems } from '../support/ledger.js';
+import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
 
 /**
  * Monthly plan allowances, granted by two service instances (two servers, two ORMs) on one database at once, with
- * the clock injected: exactly one allowance grant per user and period, and rollover up to the cap.
+ * the clock injected: exactly one allowance grant per user and period, and rollover up to the cap. Internal by design:
+ * the background jobs are called directly, with the time they run at as a parameter.
  */
 describe('plan allowances', () => {
   let first: TestServer;

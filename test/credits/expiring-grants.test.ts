@@ -1,11 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CreditAccountDocument, SpendCreditsDocument } from '../generated/graphql.js';
-import { ADMIN_SUB, errorCode, grantAsAdmin, ledgerRows, uniqueSub, userIdOf, writeCounts } from '../support/ledger-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { Ledger } from '../../src/credits/ledger.js';
-import { accountOf, capture, creditProblems, grantExpiring, inHours, key, release, reserve, sweep } from './helpers.js';
+import { capture, grantExpiring, inHours, key, release, reserve, sweep } from '../support/credits.js';
+import { errorOf } from '../support/errors.js';
+import { accountOf, creditProblems, grantAsAdmin, ledgerRows, writeCounts } from '../support/ledger.js';
+import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
 
-/** Grants with an expiry: spent first (soonest first), what is left leaves through an EXPIRATION row, never below held. */
+/**
+ * Grants with an expiry: spent first (soonest first), what is left leaves through an EXPIRATION row, never below held.
+ * Partly internal by design: a ledger with an injected clock stands in for time passing.
+ */
 describe('expiring grants', () => {
   let server: TestServer;
   beforeAll(async () => {
@@ -48,7 +53,7 @@ describe('expiring grants', () => {
     ]);
     // Nothing expiring is left: the next spend is the one-statement fast path again, and it still works.
     expect((await spend(sub, 4)).data?.consumeCredits.balanceAfter).toBe(0);
-    expect(errorCode(await spend(sub, 1))).toBe('INSUFFICIENT_CREDITS');
+    expect(errorOf(await spend(sub, 1))?.code).toBe('INSUFFICIENT_CREDITS');
     expect(await creditProblems(server, userId)).toEqual([]);
   });
 
@@ -162,8 +167,8 @@ describe('expiring grants', () => {
     const first = await grantExpiring(server, userId, 3, expiresAt, 'once');
     const again = await grantExpiring(server, userId, 3, expiresAt, 'once');
     expect(again.data?.grantCredits.id).toBe(first.data?.grantCredits.id);
-    expect(errorCode(await grantExpiring(server, userId, 3, inHours(25), 'once'))).toBe('IDEMPOTENCY_CONFLICT');
-    expect(errorCode(await grantExpiring(server, userId, 3, null, 'once'))).toBe('IDEMPOTENCY_CONFLICT');
+    expect(errorOf(await grantExpiring(server, userId, 3, inHours(25), 'once'))?.code).toBe('IDEMPOTENCY_CONFLICT');
+    expect(errorOf(await grantExpiring(server, userId, 3, null, 'once'))?.code).toBe('IDEMPOTENCY_CONFLICT');
     expect(await accountOf(server, userId)).toEqual({ balance: 3, held: 0, expiring: 3 });
   });
 

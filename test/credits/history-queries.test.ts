@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { BALANCE_AT_SQL, usageQuery, UsageWindow } from '../../src/credits/usage.js';
 import { CreditBalanceAtDocument, CreditUsageDocument, SpendCreditsDocument } from '../generated/graphql.js';
-import { ADMIN_SUB, errorCode, grantAsAdmin, ledgerProblems, uniqueSub, userIdOf } from '../support/ledger-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { capture, key, reserve } from './helpers.js';
+import { capture, key, reserve } from '../support/credits.js';
+import { errorOf } from '../support/errors.js';
+import { creditProblems, grantAsAdmin } from '../support/ledger.js';
+import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
 
 /** The ORM's `?` placeholders as pg's `$n` (the statements below have no `?` inside quotes). */
 const toPgPlaceholders = (sql: string) => {
@@ -11,7 +13,10 @@ const toPgPlaceholders = (sql: string) => {
   return sql.replace(/\?/g, () => `$${++n}`);
 };
 
-/** Balance at any time and windowed usage, answered from the ledger by the (user_id, effective_at, posting_seq) index. */
+/**
+ * Balance at any time and windowed usage, answered from the ledger by the (user_id, effective_at, posting_seq) index.
+ * Partly internal by design: the query plans are checked with EXPLAIN on the statements themselves.
+ */
 describe('balance at a time and usage windows', () => {
   let server: TestServer;
   beforeAll(async () => {
@@ -91,7 +96,7 @@ describe('balance at a time and usage windows', () => {
         [userId, history.map((h) => new Date(h.at)), history.map((h) => h.amount), history.map((h) => h.feature), history.map((h) => h.balance)],
       );
       await server.sql.query('update users set credit_balance = $2 where id = $1', [userId, balance]);
-      expect(await ledgerProblems(server, userId)).toEqual([]);
+      expect(await creditProblems(server, userId)).toEqual([]);
     });
 
     const expectedBalanceAt = (time: number) => [...history].reverse().find((h) => h.at <= time)?.balance ?? 0;
@@ -149,8 +154,8 @@ describe('balance at a time and usage windows', () => {
       expect((await ask('2025-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'WEEK')).errors).toBeUndefined();
       expect((await ask('2025-01-01T00:00:00Z', '2036-01-01T00:00:00Z', 'MONTH')).errors?.[0]?.extensions).toMatchObject({ field: 'to' });
       expect((await ask('2025-01-01T00:00:00Z', '2025-02-01T00:00:00Z', 'DAY', 'Bad Feature')).errors?.[0]?.extensions).toMatchObject({ field: 'feature' });
-      expect(errorCode(await server.as().execute(CreditBalanceAtDocument, { time: '2025-01-01T00:00:00Z' }))).toBe('UNAUTHENTICATED');
-      expect(errorCode(await server.as(sub).execute(CreditBalanceAtDocument, { time: 'yesterday' }))).toBe('BAD_USER_INPUT');
+      expect(errorOf(await server.as().execute(CreditBalanceAtDocument, { time: '2025-01-01T00:00:00Z' }))?.code).toBe('UNAUTHENTICATED');
+      expect(errorOf(await server.as(sub).execute(CreditBalanceAtDocument, { time: 'yesterday' }))?.code).toBe('BAD_USER_INPUT');
     });
   });
 

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConsumeCreditsDocument, CreditAccountDocument, ReservationByIdDocument, ReserveCreditsDocument } from '../generated/graphql.js';
-import { ADMIN_SUB, errorCode, grantAsAdmin, ledgerRows, uniqueSub, userIdOf, writeCounts } from '../support/ledger-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { accountOf, capture, creditProblems, inHours, key, release, reserve, sweep } from './helpers.js';
+import { capture, inHours, key, release, reserve, sweep } from '../support/credits.js';
+import { errorOf } from '../support/errors.js';
+import { accountOf, creditProblems, grantAsAdmin, ledgerRows, writeCounts } from '../support/ledger.js';
+import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
 
 /** Reservations through the real server: hold, capture once, release, expire; the balance never overspends. */
 describe('reservations', () => {
@@ -77,7 +79,7 @@ describe('reservations', () => {
     expect(different.errors?.[0]?.extensions).toMatchObject({ code: 'RESERVATION_ALREADY_RESOLVED', status: 'CAPTURED', capturedAmount: 5 });
     expect(different.errors?.[0]?.message).toMatch(/already captured/);
     const released = await release(server, sub, id);
-    expect(errorCode(released)).toBe('RESERVATION_ALREADY_RESOLVED');
+    expect(errorOf(released)?.code).toBe('RESERVATION_ALREADY_RESOLVED');
     expect(await accountOf(server, userId)).toEqual({ balance: 5, held: 0, expiring: 0 });
     expect((await ledgerRows(server, userId)).filter((r) => r.type === 'consumption')).toHaveLength(1);
   });
@@ -103,8 +105,8 @@ describe('reservations', () => {
     const before = await writeCounts(server);
     const tooMuch = await capture(server, sub, id, 4);
     expect(tooMuch.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'amount' });
-    expect(errorCode(await capture(server, other.sub, id, 1))).toBe('NOT_FOUND');
-    expect(errorCode(await release(server, other.sub, id))).toBe('NOT_FOUND');
+    expect(errorOf(await capture(server, other.sub, id, 1))?.code).toBe('NOT_FOUND');
+    expect(errorOf(await release(server, other.sub, id))?.code).toBe('NOT_FOUND');
     expect((await server.as(other.sub).execute(ReservationByIdDocument, { id })).data?.reservation).toBeNull();
     expect((await server.as(sub).execute(ReservationByIdDocument, { id })).data?.reservation).toMatchObject({ id, status: 'HELD' });
     expect(await writeCounts(server)).toEqual(before);
@@ -117,7 +119,7 @@ describe('reservations', () => {
     const first = await reserve(server, sub, 4, { key: k });
     const retry = await reserve(server, sub, 4, { key: k });
     expect(retry.data?.reserveCredits.id).toBe(first.data?.reserveCredits.id);
-    expect(errorCode(await reserve(server, sub, 5, { key: k }))).toBe('IDEMPOTENCY_CONFLICT');
+    expect(errorOf(await reserve(server, sub, 5, { key: k }))?.code).toBe('IDEMPOTENCY_CONFLICT');
     await capture(server, sub, first.data!.reserveCredits.id, 2);
     // A retry after the reservation resolved still answers with it, as it is now; it holds nothing new.
     const late = await reserve(server, sub, 4, { key: k });
@@ -125,7 +127,7 @@ describe('reservations', () => {
     expect(await accountOf(server, userId)).toEqual({ balance: 8, held: 0, expiring: 0 });
 
     const racing = await Promise.all(Array.from({ length: 10 }, () => reserve(server, sub, 1, { key: 'race-key' })));
-    expect(racing.map(errorCode)).toEqual(Array(10).fill(undefined));
+    expect(racing.map((res) => errorOf(res)?.code)).toEqual(Array(10).fill(undefined));
     expect(new Set(racing.map((r) => r.data!.reserveCredits.id)).size).toBe(1);
     expect(await accountOf(server, userId)).toEqual({ balance: 8, held: 1, expiring: 0 });
     expect(await creditProblems(server, userId)).toEqual([]);
@@ -140,13 +142,13 @@ describe('reservations', () => {
     const late = await capture(server, sub, swept.id, 4);
     expect(late.errors?.[0]?.extensions).toMatchObject({ code: 'RESERVATION_EXPIRED', reservationId: swept.id });
     expect(late.errors?.[0]?.message).toMatch(/expired/);
-    expect(errorCode(await release(server, sub, swept.id))).toBe('RESERVATION_EXPIRED');
+    expect(errorOf(await release(server, sub, swept.id))?.code).toBe('RESERVATION_EXPIRED');
     expect((await server.as(sub).execute(ReservationByIdDocument, { id: swept.id })).data?.reservation?.status).toBe('EXPIRED');
 
     // Lapsed but not yet swept (its expiry moved into the past): the capture itself finds it expired and frees it.
     const lapsed = (await reserve(server, sub, 6)).data!.reserveCredits;
     await server.sql.query(`update reservations set expires_at = now() - interval '1 second' where id = $1`, [lapsed.id]);
-    expect(errorCode(await capture(server, sub, lapsed.id, 1))).toBe('RESERVATION_EXPIRED');
+    expect(errorOf(await capture(server, sub, lapsed.id, 1))?.code).toBe('RESERVATION_EXPIRED');
     expect(await accountOf(server, userId)).toEqual({ balance: 10, held: 0, expiring: 0 });
     expect(await ledgerRows(server, userId)).toHaveLength(1);
     expect(await creditProblems(server, userId)).toEqual([]);
@@ -183,8 +185,8 @@ describe('reservations', () => {
     }
     expect((await capture(server, sub, 'ws_abc123', 1)).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
     expect((await capture(server, sub, 'rsv_abc123', 0)).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'amount' });
-    expect(errorCode(await capture(server, sub, 'rsv_abc123', 1))).toBe('NOT_FOUND');
-    expect(errorCode(await server.as().execute(ReserveCreditsDocument, { input }))).toBe('UNAUTHENTICATED');
+    expect(errorOf(await capture(server, sub, 'rsv_abc123', 1))?.code).toBe('NOT_FOUND');
+    expect(errorOf(await server.as().execute(ReserveCreditsDocument, { input }))?.code).toBe('UNAUTHENTICATED');
     expect(await writeCounts(server)).toEqual(before);
   });
 });

@@ -5,10 +5,10 @@ import type pg from 'pg';
 import { ConsumeCreditsDocument } from '../generated/graphql.js';
 import { consumeOnce, LOAD_FEATURE, provision, rowsByKey } from '../support/consume-load.js';
 import { createTestDatabase, sqlPool } from '../support/database.js';
-import { auditDatabase } from '../support/ledger-audit.js';
 import { stopAllProcesses } from '../support/processes.js';
 import { healthOf, spawnApi, type SpawnedApi } from '../support/spawned-api.js';
 import { tokenFor } from '../support/tokens.js';
+import { auditDatabase } from '../support/ledger.js';
 
 const STARTER_CREDITS = 10_000;
 const AMOUNT = 7;

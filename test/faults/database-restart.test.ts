@@ -13,9 +13,9 @@ import {
   type ConsumeAttempt,
   type Outcome,
 } from '../support/consume-load.js';
-import { auditDatabase } from '../support/ledger-audit.js';
 import { removeDirs, stopAllProcesses, tempDir, waitUntil } from '../support/processes.js';
 import { healthOf, spawnApi, type SpawnedApi } from '../support/spawned-api.js';
+import { auditDatabase } from '../support/ledger.js';
 
 /** A liveness bound, not a performance target: an answer must come, rather than a request hanging on a dead pool. */
 const ANSWER_WITHIN_MS = 15_000;

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type pg from 'pg';
 import { ConsumeLoad, consumeOnce, outcomeMismatches, provision, retryUndecided, rowsByKey, undecided } from '../support/consume-load.js';
 import { createTestDatabase, sqlPool } from '../support/database.js';
-import { auditDatabase } from '../support/ledger-audit.js';
 import { stopAllProcesses, waitUntil } from '../support/processes.js';
 import { healthOf, spawnApi, type SpawnedApi } from '../support/spawned-api.js';
+import { auditDatabase } from '../support/ledger.js';
 
 const STARTER_CREDITS = 1_000_000;
 

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type pg from 'pg';
-import { deliver, stripeEvent, type Delivery } from '../billing/harness.js';
 import { createTestDatabase, sqlPool } from '../support/database.js';
-import { auditDatabase } from '../support/ledger-audit.js';
 import { stopAllProcesses, waitUntil } from '../support/processes.js';
 import { spawnApi, type SpawnedApi } from '../support/spawned-api.js';
 import type { TestServer } from '../support/server.js';
+import { deliver, type Delivery, stripeEvent } from '../support/billing.js';
+import { auditDatabase } from '../support/ledger.js';
 
 const WEBHOOK_SECRET = 'whsec_tallybilling0123456789';
 const USER = 'usr_webhookkill';

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Stripe from 'stripe';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { codesOf, send } from './helpers.js';
+import { codesOf } from '../support/errors.js';
+import { send } from '../support/http.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 const PACKS_QUERY = '{ creditPacks { id } }';

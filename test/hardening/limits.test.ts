@@ -3,7 +3,9 @@ import { getIntrospectionQuery, print, type DocumentNode } from 'graphql';
 import * as operations from '../generated/graphql.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { statementRecorder } from '../support/statements.js';
-import { balanceOf, codesOf, ledgerRowCount } from './helpers.js';
+import { codesOf } from '../support/errors.js';
+import { balanceOf, writeCounts } from '../support/ledger.js';
+import { userIdOf } from '../support/subjects.js';
 
 const CONSUME = 'consumeCredits(input: $input) { id balanceAfter }';
 const aliasBomb = (count: number) =>
@@ -13,15 +15,16 @@ describe('GraphQL operation limits', () => {
   let server: TestServer;
   const statements = statementRecorder();
   const alice = 'user_limits_alice';
+  let aliceId: string;
 
   beforeAll(async () => {
     server = await startTestServer({ env: { STARTER_CREDITS: '5000' }, onQuery: statements.onQuery });
-    await server.as(alice).raw({ query: '{ creditBalance }' });
+    aliceId = await userIdOf(server, alice);
   });
   afterAll(() => server.close());
 
   it('refuses an alias bomb of 1,000 consumeCredits while parsing, before any ledger SQL', async () => {
-    const rowsBefore = await ledgerRowCount(server);
+    const rowsBefore = (await writeCounts(server)).transactions;
     const input = { amount: 1, feature: 'bomb', idempotencyKey: 'bomb-1' };
     const baseline = await statements.during(() => server.as(alice).raw({ query: '{ __typename }' }));
     const bomb = await statements.during(() => server.as(alice).raw({ query: aliasBomb(1000), variables: { input } }));
@@ -35,12 +38,12 @@ describe('GraphQL operation limits', () => {
     expect(baseline.sql.length).toBeGreaterThan(0);
     expect(bomb.sql).toEqual(baseline.sql);
     expect(bomb.sql.join('\n')).not.toMatch(/credit_transactions/);
-    expect(await ledgerRowCount(server)).toBe(rowsBefore);
-    expect(await balanceOf(server, alice)).toBe(5000);
+    expect((await writeCounts(server)).transactions).toBe(rowsBefore);
+    expect(await balanceOf(server, aliceId)).toBe(5000);
   });
 
   it('refuses 11 aliased mutations (the limit is 10) at validation, naming the alias limit', async () => {
-    const rowsBefore = await ledgerRowCount(server);
+    const rowsBefore = (await writeCounts(server)).transactions;
     const input = { amount: 1, feature: 'bomb', idempotencyKey: 'bomb-11' };
     const baseline = await statements.during(() => server.as(alice).raw({ query: '{ __typename }' }));
     const eleven = await statements.during(() => server.as(alice).raw({ query: aliasBomb(11), variables: { input } }));
@@ -49,8 +52,8 @@ describe('GraphQL operation limits', () => {
     expect(eleven.result.errors?.[0]?.message).toMatch(/alias/i);
     expect(baseline.sql.length).toBeGreaterThan(0);
     expect(eleven.sql).toEqual(baseline.sql);
-    expect(await ledgerRowCount(server)).toBe(rowsBefore);
-    expect(await balanceOf(server, alice)).toBe(5000);
+    expect((await writeCounts(server)).transactions).toBe(rowsBefore);
+    expect(await balanceOf(server, aliceId)).toBe(5000);
   });
 
   it('allows 10 aliases', async () => {
@@ -58,7 +61,7 @@ describe('GraphQL operation limits', () => {
     expect(res.errors).toBeUndefined();
     // One idempotency key: the first alias spends, the other nine replay it.
     expect(new Set(Object.values(res.data ?? {}).map((row) => (row as { id: string }).id)).size).toBe(1);
-    expect(await balanceOf(server, alice)).toBe(4999);
+    expect(await balanceOf(server, aliceId)).toBe(4999);
   });
 
   it('refuses a query nested deeper than 8 levels', async () => {
@@ -80,7 +83,7 @@ describe('GraphQL operation limits', () => {
     // 600 tokens (eight times our longest operation) pass.
     const long = await server.as(alice).raw({ query: fields(598) });
     expect(long.errors).toBeUndefined();
-    expect(long.data).toEqual({ creditBalance: await balanceOf(server, alice) });
+    expect(long.data).toEqual({ creditBalance: await balanceOf(server, aliceId) });
   });
 
   it('refuses more than 20 directives', async () => {

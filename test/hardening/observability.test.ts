@@ -3,8 +3,8 @@ import { loadConfig } from '../../src/config.js';
 import { createTestDatabase } from '../support/database.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { tokenFor } from '../support/tokens.js';
-import { send } from './helpers.js';
-import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+import { send } from '../support/http.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 const CONSUME = 'mutation Spend($input: ConsumeCreditsInput!) { consumeCredits(input: $input) { id } }';
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createTestDatabase, sqlPool } from '../support/database.js';
 import { cleanEnv, spawnNode, stopAllProcesses, type RunningProcess } from '../support/processes.js';
 import { TEST_JWT_SECRET, tokenFor } from '../support/tokens.js';
-import { send } from './helpers.js';
+import { send } from '../support/http.js';
 
 interface LogLine {
   level: number;

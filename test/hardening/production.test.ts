@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { tokenFor } from '../support/tokens.js';
-import { codesOf, send } from './helpers.js';
+import { codesOf } from '../support/errors.js';
+import { send } from '../support/http.js';
 
 const HISTORY_QUERY = '{ creditHistory(first: 5) { edges { node { id amount } } } }';
 

@@ -3,7 +3,10 @@ import { loadConfig } from '../../src/config.js';
 import { ConsumeCreditsDocument } from '../generated/graphql.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { tokenFor } from '../support/tokens.js';
-import { balanceOf, codesOf, send } from './helpers.js';
+import { codesOf } from '../support/errors.js';
+import { send } from '../support/http.js';
+import { balanceOf } from '../support/ledger.js';
+import { userIdOf } from '../support/subjects.js';
 
 const spend = (key: string) => ({ input: { amount: 1, feature: 'rate', idempotencyKey: key } });
 
@@ -41,7 +44,7 @@ describe('per-user mutation rate limit', () => {
        where u.clerk_user_id = 'user_rate_alice' and t.type = 'consumption' order by idempotency_key`,
     );
     expect(rows.map((row) => row.idempotency_key)).toEqual(['a1', 'a2', 'a3']);
-    expect(await balanceOf(server, 'user_rate_alice')).toBe(97);
+    expect(await balanceOf(server, await userIdOf(server, 'user_rate_alice'))).toBe(97);
   });
 
   it('keeps answering queries for a user who is out of mutations', async () => {
@@ -53,7 +56,7 @@ describe('per-user mutation rate limit', () => {
   it('keeps one bucket per user: another user is not affected', async () => {
     const res = await server.as('user_rate_bob').execute(ConsumeCreditsDocument, spend('b1'));
     expect(res.errors).toBeUndefined();
-    expect(await balanceOf(server, 'user_rate_bob')).toBe(99);
+    expect(await balanceOf(server, await userIdOf(server, 'user_rate_bob'))).toBe(99);
   });
 
   it('charges each aliased mutation field: aliases do not multiply the allowance', async () => {
@@ -63,7 +66,7 @@ describe('per-user mutation rate limit', () => {
     expect(first.errors).toBeUndefined();
     const next = await carol.execute(ConsumeCreditsDocument, spend('c4'));
     expect(codesOf(next)).toEqual(['RATE_LIMITED']);
-    expect(await balanceOf(server, 'user_rate_carol')).toBe(97);
+    expect(await balanceOf(server, await userIdOf(server, 'user_rate_carol'))).toBe(97);
   });
 
   it('is configured from the environment: generous by default, off in tests unless asked for, validated', () => {

@@ -24,3 +24,9 @@ export async function healthStatus(baseUrl: string): Promise<number> {
   await response.body?.cancel();
   return response.status;
 }
+
+/** A request as a browser or curl could send it, with nothing added by the test client. */
+export async function send(url: string, init: RequestInit = {}) {
+  const response = await fetch(url, init);
+  return { status: response.status, headers: response.headers, text: await response.text() };
+}

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, expect } from '@jest/globals';
+import { afterAll, afterEach, beforeAll } from '@jest/globals';
 import Stripe from 'stripe';
-import { auditLedger } from '../../src/credits/audit.js';
-import { CreateCheckoutSessionDocument, MeDocument } from '../generated/graphql.js';
-import { startStripeStandIn, type StripeObject, type StripeStandIn } from '../support/stripe-stand-in.js';
-import { startTestServer, type GraphQLResponse, type TestServer } from '../support/server.js';
+import { CreateCheckoutSessionDocument } from '../generated/graphql.js';
+import { expectCleanLedger } from './ledger.js';
+import { startTestServer, type TestServer } from './server.js';
+import { startStripeStandIn, type StripeObject, type StripeStandIn } from './stripe-stand-in.js';
 
 /** The billing tests' world: the real server, pointed at a local stand-in for the Stripe API, with three packs. */
 
@@ -73,60 +73,9 @@ export async function seedPacks(server: TestServer) {
   );
 }
 
-/** A `sub` no other test uses. */
-export const newSub = (label: string) => `user_${label}_${randomBytes(4).toString('hex')}`;
-
-export async function signUp(server: TestServer, sub: string): Promise<string> {
-  const res = await server.as(sub).execute(MeDocument);
-  if (!res.data?.me) throw new Error(`sign-up failed: ${JSON.stringify(res.errors)}`);
-  return res.data.me.id;
-}
-
-export const errorOf = (res: GraphQLResponse<unknown>) => res.errors?.[0]?.extensions as { code?: string; field?: string } | undefined;
-
-export async function balanceOf(server: TestServer, userId: string): Promise<number> {
-  const { rows } = await server.sql.query<{ credit_balance: number }>('select credit_balance from users where id = $1', [userId]);
-  return rows[0]!.credit_balance;
-}
-
-export interface Row {
-  id: string;
-  type: string;
-  status: string;
-  amount: number;
-  balance_after: number;
-  stripe_session_id: string | null;
-  stripe_payment_intent_id: string | null;
-  refund_of_id: string | null;
-  credits_reversed: number | null;
-  metadata: Record<string, unknown> | null;
-}
-
-/** Every ledger row of a user, in posting order. */
-export async function rowsOf(server: TestServer, userId: string): Promise<Row[]> {
-  const { rows } = await server.sql.query<Row>('select * from credit_transactions where user_id = $1 order by posting_seq', [userId]);
-  return rows;
-}
-
 export async function stripeEventRows(server: TestServer): Promise<{ id: string; type: string; outcome: string; detail: string | null }[]> {
   const { rows } = await server.sql.query('select id, type, outcome, detail from stripe_events order by processed_at, id');
   return rows;
-}
-
-/** Counts of everything the webhook could write, to show that a rejected delivery wrote none of it. */
-export async function writeCounts(server: TestServer) {
-  const { rows } = await server.sql.query<{ rows: number; events: number; balances: number; completed: number }>(
-    `select (select count(*)::int from credit_transactions) as rows, (select count(*)::int from stripe_events) as events,
-            (select coalesce(sum(credit_balance), 0)::int from users) as balances,
-            (select count(*)::int from credit_transactions where status = 'completed') as completed`,
-  );
-  return rows[0]!;
-}
-
-export async function expectCleanLedger(server: TestServer) {
-  const audit = await auditLedger(server.orm.em.fork());
-  expect(audit.driftedUserIds).toEqual([]);
-  expect(audit.ok).toBe(true);
 }
 
 export async function checkout(server: TestServer, sub: string, packId: string = PACKS.small.id) {

@@ -7,8 +7,10 @@ import {
   CreditBalanceDocument,
   GrantCreditsDocument,
 } from '../generated/graphql.js';
-import { ADMIN_SUB, errorCode, ledgerProblems, ledgerRows, uniqueSub, userIdOf } from '../support/ledger-checks.js';
 import { startTestServer, type GraphQLResponse, type TestServer } from '../support/server.js';
+import { errorOf } from '../support/errors.js';
+import { creditProblems, ledgerRows } from '../support/ledger.js';
+import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
 
 /**
  * Model-based property test: random sequences of grants, spends, workshop charges and (re)used idempotency keys are
@@ -107,7 +109,7 @@ describe('ledger properties', () => {
     const used = model.keys.get(request.key);
     if (used) {
       if (used.signature === signature) expect(res.data?.id).toBe(used.rowId);
-      else expect(errorCode(res)).toBe('IDEMPOTENCY_CONFLICT');
+      else expect(errorOf(res)?.code).toBe('IDEMPOTENCY_CONFLICT');
       return;
     }
     const change = request.kind === 'grant' ? request.amount : -request.amount;
@@ -174,7 +176,7 @@ describe('ledger properties', () => {
           const balance = await server.as(sub).execute(CreditBalanceDocument);
           expect(balance.data?.creditBalance).toBe(model.balance);
           expect(await ledgerRows(server, userId)).toHaveLength(model.rows);
-          expect(await ledgerProblems(server, userId)).toEqual([]);
+          expect(await creditProblems(server, userId)).toEqual([]);
         }
       }),
       RUNS,

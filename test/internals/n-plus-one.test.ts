@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ApiHistoryWithWorkshopsDocument, ApiWorkshopsWithTransactionsDocument, ConsumeWorkshopCreditDocument, CreateWorkshopDocument } from '../generated/graphql.js';
-import { ADMIN_SUB, grantAsAdmin, uniqueSub, userIdOf } from '../support/ledger-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { statementRecorder } from '../support/statements.js';
+import { grantAsAdmin } from '../support/ledger.js';
+import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
 
 /**
  * Relations on a page are batched: the number of SQL statements a request runs does not grow with the page size.
- * Statements are counted through the ORM's query logger hook (instrumentation, nothing replaced).
+ * Statements are counted through the ORM's query logger hook (instrumentation, nothing replaced). Internal by design.
  */
 describe('N+1', () => {
   let server: TestServer;

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConsumeCreditsDocument, ConsumeWorkshopCreditDocument, CreateWorkshopDocument, MeDocument, ApiWorkshopDetailDocument } from '../generated/graphql.js';
-import { ADMIN_SUB, errorCode, ledgerProblems, ledgerRows, storedBalance, uniqueSub, userIdOf } from '../support/ledger-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { errorOf } from '../support/errors.js';
+import { balanceOf, creditProblems, ledgerRows } from '../support/ledger.js';
+import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
 
 /** Races fired with Promise.all against the real server; outcomes are asserted, never durations. */
 describe('concurrency', () => {
@@ -14,7 +16,7 @@ describe('concurrency', () => {
   it('50 concurrent spends of 1 against a balance of 10: 10 succeed, 40 are INSUFFICIENT_CREDITS, balance 0', async () => {
     const sub = uniqueSub('race50');
     const userId = await userIdOf(server, sub);
-    expect(await storedBalance(server, userId)).toBe(10);
+    expect(await balanceOf(server, userId)).toBe(10);
     const client = server.as(sub);
 
     const results = await Promise.all(
@@ -24,7 +26,7 @@ describe('concurrency', () => {
     );
 
     const completed = results.filter((r) => r.data?.consumeCredits);
-    const refused = results.filter((r) => errorCode(r) === 'INSUFFICIENT_CREDITS');
+    const refused = results.filter((r) => errorOf(r)?.code === 'INSUFFICIENT_CREDITS');
     expect(completed).toHaveLength(10);
     expect(refused).toHaveLength(40);
     for (const r of refused) expect(r.errors?.[0]?.extensions).toMatchObject({ balance: 0, required: 1 });
@@ -34,8 +36,8 @@ describe('concurrency', () => {
     const rows = await ledgerRows(server, userId);
     expect(rows.filter((r) => r.type === 'consumption' && r.status === 'completed')).toHaveLength(10);
     expect(rows).toHaveLength(11); // the starter grant and the 10 spends; refusals wrote nothing
-    expect(await storedBalance(server, userId)).toBe(0);
-    expect(await ledgerProblems(server, userId)).toEqual([]);
+    expect(await balanceOf(server, userId)).toBe(0);
+    expect(await creditProblems(server, userId)).toEqual([]);
   });
 
   it('20 concurrent calls with one idempotency key write one row and all answer with its id', async () => {
@@ -51,8 +53,8 @@ describe('concurrency', () => {
     expect(ids.size).toBe(1);
     const rows = (await ledgerRows(server, userId)).filter((r) => r.idempotency_key === 'doc-42');
     expect(rows.map((r) => r.id)).toEqual([...ids]);
-    expect(await storedBalance(server, userId)).toBe(7);
-    expect(await ledgerProblems(server, userId)).toEqual([]);
+    expect(await balanceOf(server, userId)).toBe(7);
+    expect(await creditProblems(server, userId)).toEqual([]);
   });
 
   it('concurrent duplicates that spend the whole balance still all return the one row', async () => {
@@ -64,9 +66,9 @@ describe('concurrency', () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => client.execute(ConsumeCreditsDocument, { input })));
 
     // The losers find the balance at 0, but the key's row answers them rather than INSUFFICIENT_CREDITS.
-    expect(results.map(errorCode)).toEqual(Array(20).fill(undefined));
+    expect(results.map((res) => errorOf(res)?.code)).toEqual(Array(20).fill(undefined));
     expect(new Set(results.map((r) => r.data!.consumeCredits.id)).size).toBe(1);
-    expect(await storedBalance(server, userId)).toBe(0);
+    expect(await balanceOf(server, userId)).toBe(0);
     expect((await ledgerRows(server, userId)).filter((r) => r.type === 'consumption')).toHaveLength(1);
   });
 
@@ -83,10 +85,10 @@ describe('concurrency', () => {
     const winner = rows[0]!;
     results.forEach((res, i) => {
       if (-winner.amount === inputs[i]!.amount) expect(res.data?.consumeCredits.id).toBe(winner.id);
-      else expect(errorCode(res)).toBe('IDEMPOTENCY_CONFLICT');
+      else expect(errorOf(res)?.code).toBe('IDEMPOTENCY_CONFLICT');
     });
-    expect(await storedBalance(server, userId)).toBe(10 + winner.amount);
-    expect(await ledgerProblems(server, userId)).toEqual([]);
+    expect(await balanceOf(server, userId)).toBe(10 + winner.amount);
+    expect(await creditProblems(server, userId)).toEqual([]);
   });
 
   it('20 concurrent consumeWorkshopCredit for one workshop: one charge, one id, creditConsumedAt set', async () => {
@@ -104,12 +106,12 @@ describe('concurrency', () => {
     const charges = (await ledgerRows(server, userId)).filter((r) => r.workshop_id === workshopId);
     expect(charges.map((r) => r.id)).toEqual([...ids]);
     expect(charges[0]).toMatchObject({ type: 'consumption', status: 'completed', amount: -1, feature: 'workshop' });
-    expect(await storedBalance(server, userId)).toBe(9);
+    expect(await balanceOf(server, userId)).toBe(9);
 
     const detail = await client.execute(ApiWorkshopDetailDocument, { id: workshopId });
     expect(detail.data?.workshop?.creditConsumedAt).toEqual(expect.any(String));
     expect(detail.data?.workshop?.creditTransactions.map((t) => t.id)).toEqual([...ids]);
-    expect(await ledgerProblems(server, userId)).toEqual([]);
+    expect(await creditProblems(server, userId)).toEqual([]);
   });
 
   it('concurrent charges of two workshops with credit for one: exactly one is charged', async () => {
@@ -127,11 +129,11 @@ describe('concurrency', () => {
 
     const charged = new Set(results.filter((r) => r.data).map((r) => r.data!.consumeWorkshopCredit.workshop?.id));
     expect(charged.size).toBe(1);
-    for (const r of results.filter((x) => !x.data)) expect(errorCode(r)).toBe('INSUFFICIENT_CREDITS');
+    for (const r of results.filter((x) => !x.data)) expect(errorOf(r)?.code).toBe('INSUFFICIENT_CREDITS');
     const { rows } = await server.sql.query('select id from workshops where user_id = $1 and credit_consumed_at is not null', [userId]);
     expect(rows).toEqual([{ id: [...charged][0] }]);
-    expect(await storedBalance(server, userId)).toBe(0);
-    expect(await ledgerProblems(server, userId)).toEqual([]);
+    expect(await balanceOf(server, userId)).toBe(0);
+    expect(await creditProblems(server, userId)).toEqual([]);
   });
 
   it('concurrent first requests of a new sub provision one user with one starter GRANT', async () => {

@@ -13,8 +13,9 @@ import {
   type CreditHistoryQuery,
   type WorkshopsQuery,
 } from '../generated/graphql.js';
-import { ADMIN_SUB, grantAsAdmin, ledgerProblems, storedBalance, uniqueSub, userIdOf } from '../support/ledger-checks.js';
 import { startTestServer, type GraphQLResponse, type TestServer } from '../support/server.js';
+import { balanceOf, creditProblems, grantAsAdmin } from '../support/ledger.js';
+import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
 
 type Transaction = CreditHistoryQuery['creditHistory']['edges'][number]['node'];
 
@@ -77,7 +78,7 @@ describe('credit history and workshops', () => {
       expect(res.errors).toBeUndefined();
       if (i === 10) {
         // Purchases that have not (or never) taken effect, as checkout would leave them; they do not move the balance.
-        const balance = await storedBalance(server, userId);
+        const balance = await balanceOf(server, userId);
         await server.sql.query(
           `insert into credit_transactions (id, user_id, type, status, amount, balance_after, description, stripe_session_id, created_at)
            values ('ctx_pendingrow0001', $1, 'purchase', 'pending', 50, $2, 'Pack', 'cs_test_pending_1', now()),
@@ -97,12 +98,12 @@ describe('credit history and workshops', () => {
     expect(all.map((t) => t.id)).toEqual(rows.map((r) => r.id));
     expect(all).toHaveLength(1 + 1 + 1 + 30 + 2 + 1 + 1); // starter, grant, 2 charges, 30 spends, 2 purchases, grant
     const completed = all.filter((t) => t.status === 'COMPLETED');
-    expect(completed[0]!.balanceAfter).toBe(await storedBalance(server, userId));
+    expect(completed[0]!.balanceAfter).toBe(await balanceOf(server, userId));
     for (let i = 0; i + 1 < completed.length; i++) {
       expect(completed[i]!.balanceAfter - completed[i]!.amount).toBe(completed[i + 1]!.balanceAfter);
     }
     expect(completed.at(-1)!.balanceAfter).toBe(completed.at(-1)!.amount);
-    expect(await ledgerProblems(server, userId)).toEqual([]);
+    expect(await creditProblems(server, userId)).toEqual([]);
   });
 
   it.each([1, 7, 20])('pages of %i join up with no duplicates and no gaps', async (size) => {
@@ -168,7 +169,7 @@ describe('credit history and workshops', () => {
     const res = await server.as(ADMIN_SUB).execute(ApiUserDetailDocument, { id: userId, first: 100, filter: { type: 'GRANT' } });
     expect(res.data?.user?.creditTransactions.edges.map((e) => e.node.id)).toEqual(all.filter((t) => t.type === 'GRANT').map((t) => t.id));
     expect(res.data?.user?.workshops.edges.map((e) => e.node.id)).toEqual([...workshops].reverse());
-    expect(res.data?.user?.creditBalance).toBe(await storedBalance(server, userId));
+    expect(res.data?.user?.creditBalance).toBe(await balanceOf(server, userId));
   });
 
   it('lists workshops newest first, paginated, the same through me.workshops', async () => {

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConsumeCreditsDocument, GrantCreditsDocument } from '../generated/graphql.js';
-import { ADMIN_SUB, errorCode, grantAsAdmin, uniqueSub, userIdOf } from '../support/ledger-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { errorOf } from '../support/errors.js';
+import { grantAsAdmin } from '../support/ledger.js';
+import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
 
 /** Keys a user chooses and keys an admin or Tally itself writes share one unique index, each in its own namespace. */
 describe('idempotency key namespaces', () => {
@@ -33,7 +35,7 @@ describe('idempotency key namespaces', () => {
   it.each(['grant:x', 'allowance:2030-01', 'system:starter-credits'])('refuses the reserved client key %s', async (key) => {
     const sub = uniqueSub('reserved');
     const res = await server.as(sub).execute(ConsumeCreditsDocument, { input: { amount: 1, feature: 'chat', idempotencyKey: key } });
-    expect(errorCode(res)).toBe('BAD_USER_INPUT');
+    expect(errorOf(res)?.code).toBe('BAD_USER_INPUT');
     expect(res.errors?.[0]?.extensions?.field).toBe('input.idempotencyKey');
   });
 

@@ -7,8 +7,9 @@ import {
   MeDocument,
   OnboardingStateDocument,
 } from '../generated/graphql.js';
-import { ADMIN_SUB, grantAsAdmin, storedBalance, uniqueSub, userIdOf } from '../support/ledger-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { balanceOf, grantAsAdmin } from '../support/ledger.js';
+import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
 
 describe('me, creditBalance and onboarding', () => {
   let server: TestServer;
@@ -52,7 +53,7 @@ describe('me, creditBalance and onboarding', () => {
     await grantAsAdmin(server, userId, 5);
     const summary = await client.execute(ApiViewerSummaryDocument);
     expect(summary.data).toMatchObject({ creditBalance: 19, me: { creditBalance: 19 } });
-    expect(await storedBalance(server, userId)).toBe(19);
+    expect(await balanceOf(server, userId)).toBe(19);
   });
 
   it('completeOnboarding is idempotent and keeps the first completion time', async () => {

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { CreditAccountDocument, SpendCreditsDocument } from '../generated/graphql.js';
-import { ADMIN_SUB, errorCode, uniqueSub, userIdOf } from '../support/ledger-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { capture, creditProblems, grantExpiring, inHours, key, release, reserve, sweep } from './helpers.js';
+import { capture, grantExpiring, inHours, key, release, reserve, sweep } from '../support/credits.js';
+import { errorOf } from '../support/errors.js';
+import { creditProblems } from '../support/ledger.js';
+import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
 
 /**
  * Model-based property test of holds and expiring grants: random sequences of grants (expiring or not), spends,
@@ -130,7 +132,7 @@ describe('reservation and expiry properties', () => {
         const ttlSeconds = Math.ceil((model.clock - Date.now()) / 1000) + s.ttlHours * 3600;
         const res = await reserve(server, sub, s.amount, { ttlSeconds });
         if (model.balance - model.held < s.amount) {
-          expect(errorCode(res)).toBe('INSUFFICIENT_CREDITS');
+          expect(errorOf(res)?.code).toBe('INSUFFICIENT_CREDITS');
           return;
         }
         expect(res.data?.reserveCredits).toMatchObject({ amount: s.amount, status: 'HELD' });
@@ -146,9 +148,9 @@ describe('reservation and expiry properties', () => {
         if (r.status === 'CAPTURED' && r.captured === s.amount) {
           expect(res.data?.captureReservation).toMatchObject({ status: 'CAPTURED', capturedAmount: s.amount });
         } else if (r.status === 'EXPIRED') {
-          expect(errorCode(res)).toBe('RESERVATION_EXPIRED');
+          expect(errorOf(res)?.code).toBe('RESERVATION_EXPIRED');
         } else if (r.status !== 'HELD') {
-          expect(errorCode(res)).toBe('RESERVATION_ALREADY_RESOLVED');
+          expect(errorOf(res)?.code).toBe('RESERVATION_ALREADY_RESOLVED');
         } else if (s.amount > r.amount) {
           expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'amount' });
         } else {
@@ -174,7 +176,7 @@ describe('reservation and expiry properties', () => {
           r.status = 'RELEASED';
           expect(res.data?.releaseReservation.status).toBe('RELEASED');
         } else {
-          expect(errorCode(res)).toBe(r.status === 'EXPIRED' ? 'RESERVATION_EXPIRED' : 'RESERVATION_ALREADY_RESOLVED');
+          expect(errorOf(res)?.code).toBe(r.status === 'EXPIRED' ? 'RESERVATION_EXPIRED' : 'RESERVATION_ALREADY_RESOLVED');
         }
         return;
       }

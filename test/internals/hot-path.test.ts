@@ -1,13 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CreditBalanceDocument, MeDocument } from '../generated/graphql.js';
-import { ADMIN_SUB, grantAsAdmin, ledgerRows, storedBalance, uniqueSub, userIdOf } from '../support/ledger-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { statementRecorder } from '../support/statements.js';
+import { balanceOf, grantAsAdmin, ledgerRows } from '../support/ledger.js';
+import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
 
 /**
  * The path every consumption takes is two statements and no transaction: the viewer lookup, then the ledger's
  * single conditional statement. They run outside the ORM's per-statement machinery (database/native-query.ts) but
  * must still be what the ORM would send and still reach its query logger, which is how these tests see them.
+ * Internal by design: it asserts on the statements themselves.
  */
 describe('the consumption hot path', () => {
   let server: TestServer;
@@ -43,7 +45,7 @@ describe('the consumption hot path', () => {
     const consumed = rows.find((row) => row.idempotency_key === "key-with-'quote'");
     expect(consumed).toMatchObject({ amount: -1, balance_after: 9 });
     expect(result.data).toMatchObject({ consumeCredits: { id: consumed!.id, amount: -1, balanceAfter: 9 } });
-    expect(await storedBalance(server, userId)).toBe(9);
+    expect(await balanceOf(server, userId)).toBe(9);
   });
 
   it('answers a consumption with the row as stored, dates as ISO-8601', async () => {

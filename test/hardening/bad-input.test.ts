@@ -13,8 +13,10 @@ import {
   WorkshopsDocument,
   type ConsumeCreditsInput,
 } from '../generated/graphql.js';
-import { ADMIN_SUB, errorCode, grantAsAdmin, ledgerProblems, uniqueSub, userIdOf, writeCounts } from '../support/ledger-checks.js';
 import { startTestServer, type GraphQLResponse, type TestServer } from '../support/server.js';
+import { errorOf } from '../support/errors.js';
+import { creditProblems, grantAsAdmin, writeCounts } from '../support/ledger.js';
+import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
 
 /** Every bad input is BAD_USER_INPUT naming the field, and leaves every table as it was. */
 describe('bad input', () => {
@@ -134,13 +136,13 @@ describe('bad input', () => {
     expect(title.data?.createWorkshop.title).toBe('t'.repeat(200));
     const history = await server.as(sub).execute(CreditHistoryDocument, { first: 100 });
     expect(history.errors).toBeUndefined();
-    expect(await ledgerProblems(server, userId)).toEqual([]);
+    expect(await creditProblems(server, userId)).toEqual([]);
   });
 
   it('a workshop id of the right shape that does not exist is NOT_FOUND for a charge, and writes nothing', async () => {
     const before = await writeCounts(server);
     const res = await server.as(sub).execute(ConsumeWorkshopCreditDocument, { workshopId: 'ws_doesnotexist000' });
-    expect(errorCode(res)).toBe('NOT_FOUND');
+    expect(errorOf(res)?.code).toBe('NOT_FOUND');
     expect(await writeCounts(server)).toEqual(before);
     // The existing one is still chargeable afterwards.
     const ok = await server.as(sub).execute(ConsumeWorkshopCreditDocument, { workshopId });

@@ -12,8 +12,10 @@ import {
   UserByIdDocument,
   WorkshopsDocument,
 } from '../generated/graphql.js';
-import { ADMIN_SUB, errorCode, grantAsAdmin, uniqueSub, userIdOf, writeCounts } from '../support/ledger-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { errorOf } from '../support/errors.js';
+import { grantAsAdmin, writeCounts } from '../support/ledger.js';
+import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
 
 describe('isolation between users', () => {
   let server: TestServer;
@@ -42,8 +44,8 @@ describe('isolation between users', () => {
   it("answers another user's workshop with NOT_FOUND, exactly like one that does not exist", async () => {
     const other = await server.as(bob).execute(ApiWorkshopDetailDocument, { id: aliceWorkshop });
     const missing = await server.as(bob).execute(ApiWorkshopDetailDocument, { id: 'ws_doesnotexist000' });
-    expect(errorCode(other)).toBe('NOT_FOUND');
-    expect(errorCode(missing)).toBe('NOT_FOUND');
+    expect(errorOf(other)?.code).toBe('NOT_FOUND');
+    expect(errorOf(missing)?.code).toBe('NOT_FOUND');
     expect(other.data?.workshop ?? null).toBeNull();
     // The owner does see it.
     const own = await server.as(alice).execute(ApiWorkshopDetailDocument, { id: aliceWorkshop });
@@ -53,7 +55,7 @@ describe('isolation between users', () => {
   it("refuses to charge another user's workshop (NOT_FOUND) and writes nothing", async () => {
     const before = await writeCounts(server);
     const res = await server.as(bob).execute(ConsumeWorkshopCreditDocument, { workshopId: aliceWorkshop });
-    expect(errorCode(res)).toBe('NOT_FOUND');
+    expect(errorOf(res)?.code).toBe('NOT_FOUND');
     expect(await writeCounts(server)).toEqual(before);
   });
 
@@ -62,7 +64,7 @@ describe('isolation between users', () => {
     const res = await server.as(bob).execute(ConsumeCreditsDocument, {
       input: { amount: 1, feature: 'chat', idempotencyKey: 'bob-steal', workshopId: aliceWorkshop },
     });
-    expect(errorCode(res)).toBe('NOT_FOUND');
+    expect(errorOf(res)?.code).toBe('NOT_FOUND');
     expect(await writeCounts(server)).toEqual(before);
   });
 
@@ -103,7 +105,7 @@ describe('isolation between users', () => {
     ])('%s is FORBIDDEN for a non-admin and writes nothing', async (_name, call) => {
       const before = await writeCounts(server);
       const res = await call(server, bobId);
-      expect(errorCode(res)).toBe('FORBIDDEN');
+      expect(errorOf(res)?.code).toBe('FORBIDDEN');
       expect(Object.values(res.data ?? {})).not.toContainEqual(expect.anything());
       expect(await writeCounts(server)).toEqual(before);
     });
@@ -117,7 +119,7 @@ describe('isolation between users', () => {
       const again = await admin.execute(GrantCreditsDocument, { input });
       expect(again.data?.grantCredits.id).toBe(first.data?.grantCredits.id);
       const conflict = await admin.execute(GrantCreditsDocument, { input: { ...input, amount: 8 } });
-      expect(errorCode(conflict)).toBe('IDEMPOTENCY_CONFLICT');
+      expect(errorOf(conflict)?.code).toBe('IDEMPOTENCY_CONFLICT');
       const { rows } = await server.sql.query('select credit_balance from users where id = $1', [bobId]);
       expect(rows[0].credit_balance).toBe(before + 7);
     });
@@ -126,7 +128,7 @@ describe('isolation between users', () => {
       const res = await server.as(ADMIN_SUB).execute(GrantCreditsDocument, {
         input: { userId: 'usr_doesnotexist000', amount: 1, reason: 'x', idempotencyKey: 'ghost' },
       });
-      expect(errorCode(res)).toBe('NOT_FOUND');
+      expect(errorOf(res)?.code).toBe('NOT_FOUND');
     });
 
     it("user(id) works for an admin, including the user's workshops and transactions", async () => {

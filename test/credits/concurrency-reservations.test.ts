@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SpendCreditsDocument } from '../generated/graphql.js';
-import { ADMIN_SUB, errorCode, grantAsAdmin, ledgerRows, uniqueSub, userIdOf } from '../support/ledger-checks.js';
 import { startTestServer, type GraphQLResponse, type TestServer } from '../support/server.js';
-import { accountOf, capture, creditProblems, grantExpiring, inHours, key, release, reserve, sweep } from './helpers.js';
+import { capture, grantExpiring, inHours, key, release, reserve, sweep } from '../support/credits.js';
+import { errorOf } from '../support/errors.js';
+import { accountOf, creditProblems, grantAsAdmin, ledgerRows } from '../support/ledger.js';
+import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
 
 /**
  * Storms on one user, fired with Promise.all: holds, spends, captures, releases and expiry sweeps race each other.
@@ -35,7 +37,7 @@ describe('reservation concurrency', () => {
 
     const holds = results.filter((r, i) => i % 2 === 0 && r.data);
     const spends = results.filter((r, i) => i % 2 === 1 && r.data);
-    for (const refused of results.filter((r) => !r.data)) expect(errorCode(refused)).toBe('INSUFFICIENT_CREDITS');
+    for (const refused of results.filter((r) => !r.data)) expect(errorOf(refused)?.code).toBe('INSUFFICIENT_CREDITS');
     expect(holds.length * 3 + spends.length * 2).toBeLessThanOrEqual(100);
     expect(holds.length * 3 + spends.length * 2).toBeGreaterThan(100 - 3); // it stopped only when nothing fitted
     expect(await accountOf(server, userId)).toMatchObject({ balance: 100 - spends.length * 2, held: holds.length * 3 });
@@ -92,10 +94,10 @@ describe('reservation concurrency', () => {
         expect(releasedOk).toHaveLength(0);
       }
       for (const r of [...captures.get(row.id)!, ...releases.get(row.id)!].filter((x) => !x.data)) {
-        expect(['RESERVATION_ALREADY_RESOLVED', 'RESERVATION_EXPIRED', 'BAD_USER_INPUT']).toContain(errorCode(r));
+        expect(['RESERVATION_ALREADY_RESOLVED', 'RESERVATION_EXPIRED', 'BAD_USER_INPUT']).toContain(errorOf(r)?.code);
       }
     }
-    for (const r of spendResults.filter((x) => !(x as { data?: unknown }).data)) expect(errorCode(r)).toBe('INSUFFICIENT_CREDITS');
+    for (const r of spendResults.filter((x) => !(x as { data?: unknown }).data)) expect(errorOf(r)?.code).toBe('INSUFFICIENT_CREDITS');
 
     // Every credit is accounted for: the 100 granted = what is left + consumed + expired.
     const ledger = await ledgerRows(server, userId);

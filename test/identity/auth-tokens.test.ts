@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateKeyPair, SignJWT } from 'jose';
 import { MeDocument } from '../generated/graphql.js';
-import { errorCode, uniqueSub } from '../support/ledger-checks.js';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { TEST_JWT_SECRET, tokenFor } from '../support/tokens.js';
+import { errorOf } from '../support/errors.js';
+import { uniqueSub } from '../support/subjects.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -25,7 +26,7 @@ async function usersWithSub(server: TestServer, sub: string): Promise<number> {
 /** The request is answered UNAUTHENTICATED, with no data, and no user is provisioned for `sub`. */
 async function expectRejected(server: TestServer, authorization: string, sub?: string) {
   const res = await server.withAuthorization(authorization).execute(MeDocument);
-  expect(errorCode(res)).toBe('UNAUTHENTICATED');
+  expect(errorOf(res)?.code).toBe('UNAUTHENTICATED');
   expect(res.data ?? null).toBeNull();
   expect(res.status).toBe(401);
   if (sub) expect(await usersWithSub(server, sub)).toBe(0);
