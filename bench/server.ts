@@ -42,6 +42,8 @@ export async function startApi(options: { databaseUrl: string; jwtSecret: string
       LOG_LEVEL: 'warn',
       // The benchmark is the abuse; a per-user mutation limit would turn the hot-row scenario into 429s.
       RATE_LIMIT_MUTATIONS_PER_MINUTE: '0',
+      RATE_LIMIT_QUERIES_PER_MINUTE: '0',
+      RATE_LIMIT_ANONYMOUS_PER_MINUTE: '0',
     },
     stdio: ['ignore', fd, fd],
   });

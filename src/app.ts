@@ -5,6 +5,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { RequestContext } from './core/context.js';
 import { createApolloServer } from './graphql/apollo.js';
 import { contextBuilder } from './graphql/context.js';
+import { RateLimiter } from './graphql/rate-limit.js';
 import { buildTallySchema } from './graphql/schema.js';
 import type { Services } from './graphql/services.js';
 import { accessLog } from './ops/access-log.js';
@@ -26,14 +27,15 @@ export interface App {
 export async function createApp(services: Services, schema?: GraphQLSchema): Promise<App> {
   const { config, log, orm } = services;
   const metrics = await createMetrics(orm);
-  const apollo = createApolloServer(services, schema ?? (await buildTallySchema()), metrics);
+  const rateLimiter = new RateLimiter(config.rateLimit);
+  const apollo = createApolloServer(services, schema ?? (await buildTallySchema()), metrics, rateLimiter);
   await apollo.start();
 
   const app = express();
   app.disable('x-powered-by');
   // GraphQL answers POSTs, which no cache revalidates: hashing every response body for an ETag was wasted CPU.
   app.disable('etag');
-  app.set('trust proxy', false);
+  app.set('trust proxy', config.trustProxy);
   app.use(requestScope(), accessLog(log));
 
   let draining = false;
@@ -45,7 +47,12 @@ export async function createApp(services: Services, schema?: GraphQLSchema): Pro
   // Stripe signs the exact bytes it sent, so this route (and only this one) reads the raw body.
   app.post('/webhooks/stripe', express.raw({ type: '*/*', limit: '256kb' }), stripeWebhookRoute(services, metrics));
 
-  app.use('/graphql', express.json({ limit: '64kb' }), expressMiddleware(apollo, { context: contextBuilder(services) }));
+  app.use(
+    '/graphql',
+    rateLimiter.anonymousMiddleware(),
+    express.json({ limit: '64kb' }),
+    expressMiddleware(apollo, { context: contextBuilder(services, rateLimiter) }),
+  );
 
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 
 /** Thrown for an invalid environment variable; main prints its message as one line and exits. */
@@ -33,6 +34,12 @@ export interface RateLimitConfig {
   mutationsPerMinute: number;
   /** How many mutations a user may run back to back before the per-minute rate applies. */
   burst: number;
+  /** Queries (requests) a user may send per minute on one instance; 0 turns the limit off. */
+  queriesPerMinute: number;
+  queryBurst: number;
+  /** Requests without a valid token per client address per minute on one instance; 0 turns the limit off. */
+  anonymousPerMinute: number;
+  anonymousBurst: number;
 }
 
 export interface Config {
@@ -51,6 +58,8 @@ export interface Config {
   checkoutRedirectOrigins: ReadonlySet<string>;
   logLevel: string;
   rateLimit: RateLimitConfig;
+  /** Express's `trust proxy`: how a client's address is read behind load balancers (TRUST_PROXY). */
+  trustProxy: boolean | number | string[];
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   metricsToken?: string;
   credits: CreditJobsConfig;
@@ -154,10 +163,43 @@ function stripeConfig(env: Env): StripeConfig | undefined {
 }
 
 function rateLimitConfig(env: Env, nodeEnvValue: Config['env']): RateLimitConfig {
-  // Tests drive many mutations from one user as fast as they can; a test that needs the limit sets it.
-  const mutationsPerMinute = integer(env, 'RATE_LIMIT_MUTATIONS_PER_MINUTE', nodeEnvValue === 'test' ? 0 : 600, 0, 1_000_000);
-  const burst = integer(env, 'RATE_LIMIT_MUTATION_BURST', Math.max(1, Math.min(120, mutationsPerMinute)), 1, 1_000_000);
-  return { mutationsPerMinute, burst };
+  // Tests drive many requests from one user as fast as they can; a test that needs a limit sets it.
+  const perMinute = (name: string, fallback: number) => integer(env, name, nodeEnvValue === 'test' ? 0 : fallback, 0, 1_000_000);
+  const burst = (name: string, rate: number, fallback: number) => integer(env, name, Math.max(1, Math.min(fallback, rate)), 1, 1_000_000);
+  const mutationsPerMinute = perMinute('RATE_LIMIT_MUTATIONS_PER_MINUTE', 600);
+  const queriesPerMinute = perMinute('RATE_LIMIT_QUERIES_PER_MINUTE', 1200);
+  const anonymousPerMinute = perMinute('RATE_LIMIT_ANONYMOUS_PER_MINUTE', 300);
+  return {
+    mutationsPerMinute,
+    burst: burst('RATE_LIMIT_MUTATION_BURST', mutationsPerMinute, 120),
+    queriesPerMinute,
+    queryBurst: burst('RATE_LIMIT_QUERY_BURST', queriesPerMinute, 240),
+    anonymousPerMinute,
+    anonymousBurst: burst('RATE_LIMIT_ANONYMOUS_BURST', anonymousPerMinute, 60),
+  };
+}
+
+/**
+ * Express's `trust proxy` (TRUST_PROXY): which hops' X-Forwarded-For to believe when working out a client's
+ * address. Off by default (the address is the peer's); behind a load balancer set the number of proxies in front
+ * (`1`), or their addresses and subnets (`10.0.0.0/8, loopback`). `true` trusts every hop, which any client can
+ * forge: use it only where the proxy strips the header.
+ */
+function trustProxy(env: Env): boolean | number | string[] {
+  const raw = blankToUndefined(env.TRUST_PROXY);
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d{1,2}$/.test(raw)) return Number(raw);
+  const entries = raw.split(',').map((entry) => entry.trim()).filter(Boolean);
+  const named = new Set(['loopback', 'linklocal', 'uniquelocal']);
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const validBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (isIP(address ?? '') === 6 ? 128 : 32));
+    if (!(named.has(entry) || (isIP(address ?? '') !== 0 && validBits && extra === undefined))) {
+      throw new ConfigError('TRUST_PROXY', `expected false, true, a number of hops, or addresses/subnets like "10.0.0.0/8, loopback", got "${entry}"`);
+    }
+  }
+  return entries;
 }
 
 function metricsToken(env: Env): string | undefined {
@@ -222,6 +264,7 @@ export function loadConfig(env: Env = process.env): Config {
     checkoutRedirectOrigins,
     logLevel,
     rateLimit: rateLimitConfig(env, nodeEnvValue),
+    trustProxy: trustProxy(env),
     metricsToken: metricsToken(env),
     credits: {
       sweepIntervalSeconds: integer(env, 'SWEEP_INTERVAL_SECONDS', 30, 0, 86_400),

@@ -41,11 +41,11 @@ export function idempotencyKey(field: string, value: string): string {
   return value;
 }
 
-const MAX_METADATA_BYTES = 8 * 1024;
+export const MAX_METADATA_BYTES = 4 * 1024;
 export function metadataObject(field: string, value: unknown): Record<string, unknown> | undefined {
   if (value === null || value === undefined) return undefined;
   if (typeof value !== 'object' || Array.isArray(value)) throw badUserInput(field, 'must be a JSON object');
-  if (Buffer.byteLength(JSON.stringify(value)) > MAX_METADATA_BYTES) throw badUserInput(field, 'must be at most 8 KiB of JSON');
+  if (Buffer.byteLength(JSON.stringify(value)) > MAX_METADATA_BYTES) throw badUserInput(field, 'must be at most 4 KiB of JSON');
   return value as Record<string, unknown>;
 }
 

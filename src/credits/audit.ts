@@ -1,15 +1,23 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { ListSize } from '../core/cost.js';
+
+/** At most this many drifted ids are listed in one answer. */
+export const MAX_LISTED_DRIFT = 1000;
 
 @ObjectType({ description: 'Result of recomputing the ledger invariants from the rows themselves.' })
 export class LedgerAudit {
   @Field(() => Int)
   usersChecked!: number;
 
+  @ListSize(MAX_LISTED_DRIFT)
   @Field(() => [ID], {
-    description: 'Users whose balance, running balanceAfter, held or expiring credits disagree with their ledger rows, reservations and grants.',
+    description: `Users whose balance, running balanceAfter, held or expiring credits disagree with their ledger rows, reservations and grants (the first ${MAX_LISTED_DRIFT} by id; driftedCount counts them all).`,
   })
   driftedUserIds!: string[];
+
+  @Field(() => Int, { description: 'How many users drifted, all of them.' })
+  driftedCount!: number;
 
   @Field(() => Boolean)
   ok!: boolean;
@@ -50,11 +58,13 @@ drift as (
   group by t.id, t.user_id, t.amount having sum(a.amount) > -t.amount
 )
 select (select count(*)::int from audited) as users_checked,
-       coalesce((select array_agg(id order by id) from drift), '{}') as drifted`;
+       (select count(*)::int from drift) as drifted_count,
+       coalesce((select array_agg(id order by id) from (select id from drift order by id limit ?) listed), '{}') as drifted`;
 
 export async function auditLedger(em: EntityManager, userId?: string | null): Promise<LedgerAudit> {
   const id = userId ?? null;
-  const [row] = await em.execute<{ users_checked: number; drifted: string[] }[]>(AUDIT_SQL, [id]);
+  const [row] = await em.execute<{ users_checked: number; drifted_count: number; drifted: string[] }[]>(AUDIT_SQL, [id, MAX_LISTED_DRIFT]);
   const driftedUserIds = row?.drifted ?? [];
-  return { usersChecked: row?.users_checked ?? 0, driftedUserIds, ok: driftedUserIds.length === 0 };
+  const driftedCount = row?.drifted_count ?? 0;
+  return { usersChecked: row?.users_checked ?? 0, driftedUserIds, driftedCount, ok: driftedCount === 0 };
 }

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { ListSize } from '../core/cost.js';
 import { badUserInput } from '../core/errors.js';
 import { decodeCursor, encodeCursor, PageInfo, pageSize, slicePage } from '../core/pagination.js';
 import { featureKey, idOf } from '../core/validation.js';
@@ -39,6 +40,7 @@ export class CreditTransactionEdge {
 
 @ObjectType()
 export class CreditTransactionConnection {
+  @ListSize(1)
   @Field(() => [CreditTransactionEdge])
   edges!: CreditTransactionEdge[];
 

@@ -1,6 +1,8 @@
 import { GraphQLJSON } from 'graphql-scalars';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { Cost, textCost } from '../core/cost.js';
 import { DateTimeScalar, type PgTimestamp } from '../core/date-time.js';
+import { MAX_METADATA_BYTES } from '../core/validation.js';
 import type { Row } from '../database/rows.js';
 import { CreditTransactionStatus, CreditTransactionType } from './credit-transaction.enums.js';
 
@@ -31,12 +33,14 @@ export class CreditTransaction {
   @Field(() => Int, { description: "The user's balance right after this row took effect." })
   balanceAfter!: number;
 
+  @Cost(textCost(500))
   @Field(() => String)
   description!: string;
 
   @Field(() => String, { nullable: true, description: 'What was consumed, e.g. "workshop".' })
   feature!: string | null;
 
+  @Cost(textCost(255))
   @Field(() => String, { nullable: true })
   idempotencyKey!: string | null;
 
@@ -54,6 +58,8 @@ export class CreditTransaction {
   refundOfId!: string | null;
   creditsReversed!: number | null;
 
+  // The client's object (at most MAX_METADATA_BYTES) and the request id Tally adds.
+  @Cost(Math.ceil((MAX_METADATA_BYTES + 200) / 100))
   @Field(() => GraphQLJSON, { nullable: true })
   metadata!: LedgerMetadata | null;
 

@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { ADMIN_ROLE, perRequest, viewerOf, type RequestContext } from '../core/context.js';
 import { badUserInput } from '../core/errors.js';
-import { DEFAULT_PAGE_SIZE } from '../core/pagination.js';
+import { DEFAULT_PAGE_SIZE, pageSize } from '../core/pagination.js';
 import { idempotencyKey, idOf, metadataObject, optionalText, text } from '../core/validation.js';
 import { User } from '../users/user.model.js';
 import { workshopsById } from '../workshops/workshop-loaders.js';
@@ -108,8 +108,12 @@ export class UserCreditsResolver {
 
 @Resolver(() => Workshop)
 export class WorkshopCreditsResolver {
-  @FieldResolver(() => [CreditTransaction])
-  creditTransactions(@Root() workshop: Workshop, @Ctx() ctx: RequestContext) {
-    return perRequest(ctx, transactionsByWorkshop).load(workshop.id);
+  @FieldResolver(() => [CreditTransaction], { description: "The workshop's ledger rows, newest first: at most `first` (1..100, default 20)." })
+  creditTransactions(
+    @Root() workshop: Workshop,
+    @Arg('first', () => Int, { nullable: true, defaultValue: DEFAULT_PAGE_SIZE }) first: number | null,
+    @Ctx() ctx: RequestContext,
+  ) {
+    return perRequest(ctx, transactionsByWorkshop).load({ workshopId: workshop.id, first: pageSize(first) });
   }
 }

@@ -1,4 +1,5 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { Cost, textCost } from '../core/cost.js';
 import { DateTimeScalar, type PgTimestamp } from '../core/date-time.js';
 import type { Row } from '../database/rows.js';
 import { ReservationStatus } from './reservation-status.js';
@@ -20,11 +21,13 @@ export class Reservation {
   @Field(() => String, { description: 'The feature the capture is charged under.' })
   feature!: string;
 
+  @Cost(textCost(255))
   @Field(() => String)
   idempotencyKey!: string;
 
   requestHash!: string;
 
+  @Cost(textCost(500))
   @Field(() => String, { nullable: true })
   description!: string | null;
 

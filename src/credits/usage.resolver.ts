@@ -2,7 +2,8 @@ import { Arg, Authorized, Ctx, Int, Query, Resolver } from 'type-graphql';
 import { viewerOf, type RequestContext } from '../core/context.js';
 import { badUserInput } from '../core/errors.js';
 import { featureKey } from '../core/validation.js';
-import { balanceAt, creditUsage, MAX_USAGE_SPAN_DAYS, UsageBucket, UsageWindow } from './usage.js';
+import { ListSize } from '../core/cost.js';
+import { balanceAt, creditUsage, MAX_USAGE_BUCKETS, MAX_USAGE_SPAN_DAYS, UsageBucket, UsageWindow } from './usage.js';
 
 const DAY_MS = 86_400_000;
 
@@ -15,6 +16,7 @@ export class UsageResolver {
   }
 
   @Authorized()
+  @ListSize(MAX_USAGE_BUCKETS)
   @Query(() => [UsageBucket], {
     description: "The viewer's consumption in [from, to), per window and feature, oldest first. Spans are bounded: 366 days of DAY windows, 5 years of WEEK, 10 years of MONTH.",
   })

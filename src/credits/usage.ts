@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { DomainError, ErrorCode } from '../core/errors.js';
 
 export enum UsageWindow {
   DAY = 'day',
@@ -63,7 +64,11 @@ from windows, lateral (
     and (?::text is null or t.feature = ?::text)
   group by 1, 2
 ) u
-order by 1, 2`;
+order by 1, 2
+limit ?`;
+
+/** At most this many buckets in one answer; a wider question is refused with a hint to narrow it. */
+export const MAX_USAGE_BUCKETS = 1000;
 
 export interface UsageRange {
   from: Date;
@@ -76,7 +81,7 @@ export interface UsageRange {
 export function usageQuery(userId: string, range: UsageRange): [string, unknown[]] {
   const step = `1 ${range.window}`;
   const feature = range.feature ?? null;
-  return [USAGE_SQL, [range.window, range.from, range.to, step, userId, range.from, range.to, feature, feature]];
+  return [USAGE_SQL, [range.window, range.from, range.to, step, userId, range.from, range.to, feature, feature, MAX_USAGE_BUCKETS + 1]];
 }
 
 export async function balanceAt(em: EntityManager, userId: string, time: Date): Promise<number> {
@@ -87,5 +92,11 @@ export async function balanceAt(em: EntityManager, userId: string, time: Date): 
 export async function creditUsage(em: EntityManager, userId: string, range: UsageRange): Promise<UsageBucket[]> {
   const [sql, params] = usageQuery(userId, range);
   const rows = await em.execute<{ start: Date | string; feature: string | null; credits: number; count: number }[]>(sql, params);
+  if (rows.length > MAX_USAGE_BUCKETS) {
+    throw new DomainError(ErrorCode.LIMIT_EXCEEDED, `More than ${MAX_USAGE_BUCKETS} usage buckets: ask for a shorter span, a wider window or one feature`, {
+      resource: 'usage buckets',
+      limit: MAX_USAGE_BUCKETS,
+    });
+  }
   return rows.map((row) => ({ start: new Date(row.start), feature: row.feature ?? '', credits: Number(row.credits), count: Number(row.count) }));
 }

@@ -9,14 +9,20 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import type { GraphQLSchema } from 'graphql';
 import type { RequestContext } from '../core/context.js';
 import type { Metrics } from '../ops/metrics.js';
+import { operationCostPlugin } from './cost.js';
 import { createErrorFormatter } from './format-error.js';
 import { graphqlMetricsPlugin } from './graphql-metrics.js';
 import { operationLimits } from './limits.js';
-import { mutationRateLimitPlugin } from './rate-limit.js';
+import type { RateLimiter } from './rate-limit.js';
 import type { Services } from './services.js';
 
 /** Apollo with Tally's guards: no batching, CSRF prevention, operation limits, a per-user mutation rate limit. */
-export function createApolloServer({ config, log }: Services, schema: GraphQLSchema, metrics: Metrics): ApolloServer<RequestContext> {
+export function createApolloServer(
+  { config, log }: Services,
+  schema: GraphQLSchema,
+  metrics: Metrics,
+  rateLimiter: RateLimiter,
+): ApolloServer<RequestContext> {
   const limits = operationLimits({ hideFieldSuggestions: config.isProduction });
   const plugins: (ApolloServerPlugin<RequestContext> | undefined)[] = [
     config.isProduction ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
@@ -26,8 +32,9 @@ export function createApolloServer({ config, log }: Services, schema: GraphQLSch
     ApolloServerPluginInlineTraceDisabled(),
     ApolloServerPluginUsageReportingDisabled(),
     graphqlMetricsPlugin(metrics),
-    mutationRateLimitPlugin(config.rateLimit),
+    rateLimiter.plugin(),
     ...limits.plugins,
+    operationCostPlugin(),
   ];
   return new ApolloServer<RequestContext>({
     schema,

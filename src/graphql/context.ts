@@ -8,6 +8,7 @@ import { requestScopeOf } from '../ops/request-id.js';
 import type { Services } from './services.js';
 import { usersById } from '../users/user-loader.js';
 import { toGraphQLError } from './errors.js';
+import type { RateLimiter } from './rate-limit.js';
 
 function bearerToken(req: Request): string | undefined {
   const header = req.get('authorization');
@@ -22,7 +23,7 @@ function bearerToken(req: Request): string | undefined {
  * request). Errors here fail the whole request before any resolver runs, so they are turned into GraphQL errors
  * with their HTTP status here.
  */
-export function contextBuilder(services: Services) {
+export function contextBuilder(services: Services, rateLimiter: RateLimiter) {
   const { config, log, orm } = services;
   return async ({ req, res }: { req: Request; res: Response }): Promise<RequestContext> => {
     const { requestId } = requestScopeOf(res);
@@ -30,7 +31,11 @@ export function contextBuilder(services: Services) {
     try {
       const token = bearerToken(req);
       if (token === undefined) return context;
-      const identity = await services.verifyToken(token);
+      const identity = await services.verifyToken(token).catch((error: unknown) => {
+        // A token that does not verify counts against its address, like no token at all: guessing is rate-limited.
+        rateLimiter.takeForAddress(req.ip ?? 'unknown');
+        throw error;
+      });
       const user = await provisionUser(context.em, perRequest(context, ledgerOf), identity, config);
       context.viewer = { id: user.id, clerkUserId: user.clerkUserId, roles: user.roles };
       perRequest(context, usersById).prime(user.id, user);

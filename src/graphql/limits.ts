@@ -3,14 +3,13 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 
 /**
  * Static limits on every operation, checked while parsing (at most 1,000 tokens) and validating (depth, aliases,
- * directives, cost), before any resolver (or SQL) runs.
+ * directives), before any resolver (or SQL) runs; the cost limit, which needs the request's variables, follows in
+ * cost.ts once the operation is resolved.
  *
  * Tally's own operations stay well inside them: the deepest (`me { creditTransactions { edges { node { workshop
- * { id } } } } }`) is 6 levels, the longest about 75 tokens (Sandbox's introspection query about 160). A literal
- * `first: 100` page of every ledger field with each row's workshop costs about 10,700 (armor multiplies by a literal
- * `first`), so 20,000 allows one or two full pages per request, not more.
- * Fragments count as what they expand to. Introspection is exempt from depth and cost so that Sandbox works in
- * development (production turns introspection off).
+ * { id } } } } }`) is 6 levels, the longest about 75 tokens (Sandbox's introspection query about 160).
+ * Fragments count as what they expand to. Introspection is exempt from depth so that Sandbox works in development
+ * (production turns introspection off).
  */
 export function operationLimits(options: { hideFieldSuggestions: boolean }) {
   const { plugins, validationRules } = new ApolloArmor({
@@ -19,7 +18,8 @@ export function operationLimits(options: { hideFieldSuggestions: boolean }) {
     // graphql-js counts tokens itself (parseOptions below) and answers 400; armor's counter answers 500.
     maxTokens: { enabled: false },
     maxDirectives: { n: 20 },
-    costLimit: { maxCost: 20_000, flattenFragments: true },
+    // The cost limit is ours (cost.ts): armor's reads list sizes only from literals, not variables or defaults.
+    costLimit: { enabled: false },
     // "Did you mean ...?" tells a stranger the schema that production no longer lets them introspect.
     blockFieldSuggestion: { enabled: options.hideFieldSuggestions },
   }).protect();

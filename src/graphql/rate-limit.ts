@@ -1,18 +1,13 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { HeaderMap } from '@apollo/server';
-import { GraphQLError } from 'graphql';
+import type { RequestHandler } from 'express';
 import type { RateLimitConfig } from '../config.js';
 import type { RequestContext } from '../core/context.js';
+import { DomainError, ErrorCode } from '../core/errors.js';
+import { toGraphQLError } from './errors.js';
 import { rootFields } from './root-fields.js';
 
-export const rateLimited = (retryAfterSeconds: number) =>
-  new GraphQLError(`Too many mutations; retry in ${retryAfterSeconds} s`, {
-    extensions: {
-      code: 'RATE_LIMITED',
-      retryAfterSeconds,
-      http: { status: 429, headers: new HeaderMap([['retry-after', String(retryAfterSeconds)]]) },
-    },
-  });
+export const rateLimited = (what: string, retryAfterSeconds: number) =>
+  new DomainError(ErrorCode.RATE_LIMITED, `Too many ${what}; retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
 
 interface Bucket {
   tokens: number;
@@ -66,23 +61,66 @@ export class TokenBuckets {
   }
 }
 
+type Take = ReturnType<TokenBuckets['take']>;
+
 /**
- * Per-user limit on mutations (each top-level mutation field costs one token), checked once the operation is
- * known and before anything runs. Buckets live in each instance's memory: behind a load balancer a user's allowance is
- * per instance.
+ * The per-instance request limits: a user's mutations (each top-level mutation field costs one) and queries (each
+ * request costs one), and, for requests without a valid token, the client address's. Buckets live in each
+ * instance's memory: behind a load balancer a caller's allowance is per instance. A limit of 0 is off.
  */
-export function mutationRateLimitPlugin(config: RateLimitConfig): ApolloServerPlugin<RequestContext> | undefined {
-  if (config.mutationsPerMinute === 0) return undefined;
-  const buckets = new TokenBuckets(config.burst, config.mutationsPerMinute);
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ operation, document, contextValue }) {
-          if (operation?.operation !== 'mutation' || !contextValue.viewer) return;
-          const result = buckets.take(contextValue.viewer.id, Math.max(1, rootFields(operation, document).length));
-          if (!result.allowed) throw rateLimited(result.retryAfterSeconds);
+export class RateLimiter {
+  private readonly mutations?: TokenBuckets;
+  private readonly queries?: TokenBuckets;
+  private readonly anonymous?: TokenBuckets;
+
+  constructor(config: RateLimitConfig) {
+    if (config.mutationsPerMinute > 0) this.mutations = new TokenBuckets(config.burst, config.mutationsPerMinute);
+    if (config.queriesPerMinute > 0) this.queries = new TokenBuckets(config.queryBurst, config.queriesPerMinute);
+    if (config.anonymousPerMinute > 0) this.anonymous = new TokenBuckets(config.anonymousBurst, config.anonymousPerMinute);
+  }
+
+  /** Throws RATE_LIMITED when the user is over their limit for this kind of operation. */
+  takeForUser(userId: string, kind: 'mutation' | 'query', cost: number) {
+    const taken: Take | undefined = (kind === 'mutation' ? this.mutations : this.queries)?.take(userId, cost);
+    if (taken && !taken.allowed) throw rateLimited(kind === 'mutation' ? 'mutations' : 'requests', taken.retryAfterSeconds);
+  }
+
+  /** Throws RATE_LIMITED when the client address is over the limit for requests without a valid token. */
+  takeForAddress(address: string) {
+    const taken = this.anonymous?.take(address, 1);
+    if (taken && !taken.allowed) throw rateLimited('requests without a valid token from this address', taken.retryAfterSeconds);
+  }
+
+  /** Requests without a token, counted by client address before anything else runs (`trust proxy` decides the address). */
+  anonymousMiddleware(): RequestHandler {
+    return (req, res, next) => {
+      if (req.get('authorization') !== undefined) return next();
+      try {
+        this.takeForAddress(req.ip ?? 'unknown');
+        next();
+      } catch (error) {
+        const { message, extensions } = toGraphQLError(error as DomainError);
+        const retryAfter = (error as DomainError).details.retryAfterSeconds;
+        res.status(429).setHeader('retry-after', String(retryAfter)).json({ errors: [{ message, extensions: { code: extensions.code, retryAfterSeconds: retryAfter } }] });
+      }
+    };
+  }
+
+  /** A signed-in user's operations, once the operation is known and before anything runs. */
+  plugin(): ApolloServerPlugin<RequestContext> {
+    return {
+      requestDidStart: async () => ({
+        didResolveOperation: async ({ operation, document, contextValue }) => {
+          const viewer = contextValue.viewer;
+          if (!viewer || !operation) return;
+          try {
+            if (operation.operation === 'mutation') this.takeForUser(viewer.id, 'mutation', Math.max(1, rootFields(operation, document).length));
+            else this.takeForUser(viewer.id, 'query', 1);
+          } catch (error) {
+            throw toGraphQLError(error as DomainError);
+          }
         },
-      };
-    },
-  };
+      }),
+    };
+  }
 }

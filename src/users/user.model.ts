@@ -1,5 +1,9 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { Cost, ListSize, textCost } from '../core/cost.js';
 import { DateTimeScalar, type PgTimestamp } from '../core/date-time.js';
+
+/** Profile claims are kept up to 512 characters (graphql/auth.ts). */
+const CLAIM_COST = textCost(512);
 import type { Row } from '../database/rows.js';
 
 /**
@@ -12,24 +16,31 @@ export class User {
   @Field(() => ID)
   id!: string;
 
+  @Cost(textCost(255))
   @Field(() => String)
   clerkUserId!: string;
 
+  @Cost(CLAIM_COST)
   @Field(() => String, { nullable: true })
   email!: string | null;
 
+  @Cost(CLAIM_COST)
   @Field(() => String, { nullable: true })
   firstName!: string | null;
 
+  @Cost(CLAIM_COST)
   @Field(() => String, { nullable: true })
   lastName!: string | null;
 
+  @Cost(CLAIM_COST)
   @Field(() => String, { nullable: true })
   imageUrl!: string | null;
 
+  @Cost(CLAIM_COST)
   @Field(() => String, { nullable: true })
   company!: string | null;
 
+  @ListSize(1)
   @Field(() => [String], { description: 'From the server configuration: `admin` for ADMIN_USER_IDS.' })
   roles!: string[];
 

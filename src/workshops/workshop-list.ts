@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import DataLoader from 'dataloader';
 import { Field, ObjectType } from 'type-graphql';
+import { ListSize } from '../core/cost.js';
 import { badUserInput } from '../core/errors.js';
 import { decodeCursor, encodeCursor, PageInfo, pageSize, slicePage } from '../core/pagination.js';
 import { pgTextArray, type Row } from '../database/rows.js';
@@ -17,6 +18,7 @@ export class WorkshopEdge {
 
 @ObjectType()
 export class WorkshopConnection {
+  @ListSize(1)
   @Field(() => [WorkshopEdge])
   edges!: WorkshopEdge[];
 

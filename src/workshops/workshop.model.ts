@@ -1,4 +1,5 @@
 import { Field, ID, ObjectType } from 'type-graphql';
+import { Cost, textCost } from '../core/cost.js';
 import { DateTimeScalar, type PgTimestamp } from '../core/date-time.js';
 import type { Row } from '../database/rows.js';
 import { WorkshopStatus } from './workshop-status.js';
@@ -11,6 +12,7 @@ export class Workshop {
 
   ownerId!: string;
 
+  @Cost(textCost(200))
   @Field(() => String)
   title!: string;
 

@@ -25,6 +25,8 @@ export async function spawnApi(options: { databaseUrl: string; port?: number; en
       AUTH_JWT_SECRET: TEST_JWT_SECRET,
       LOG_LEVEL: 'warn',
       RATE_LIMIT_MUTATIONS_PER_MINUTE: '0',
+      RATE_LIMIT_QUERIES_PER_MINUTE: '0',
+      RATE_LIMIT_ANONYMOUS_PER_MINUTE: '0',
       ...options.env,
     }),
   );
