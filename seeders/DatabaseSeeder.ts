@@ -64,7 +64,7 @@ export class DatabaseSeeder extends Seeder {
     await consume(u.refunded, 4, 'chat', 'refunded-chat');
     await ledger.purchases.reverse({
       purchase: { stripePaymentIntentId: 'pi_seed_refund_1' },
-      cumulativeCredits: 20,
+      source: { kind: 'refund', cumulativeCredits: 20 },
       reason: 'Refund requested by customer',
       metadata: { source: 'seed' },
     });

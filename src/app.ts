@@ -3,6 +3,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import type { GraphQLSchema } from 'graphql';
 import type { RequestContext } from './core/context.js';
+import { stopStatementsOfGoneClients } from './database/client-gone.js';
 import { createApolloServer } from './graphql/apollo.js';
 import { contextBuilder } from './graphql/context.js';
 import { RateLimiter } from './graphql/rate-limit.js';
@@ -27,6 +28,7 @@ export interface App {
 export async function createApp(services: Services, schema?: GraphQLSchema): Promise<App> {
   const { config, log, orm } = services;
   const metrics = await createMetrics(orm);
+  stopStatementsOfGoneClients(orm);
   const rateLimiter = new RateLimiter(config.rateLimit);
   const apollo = createApolloServer(services, schema ?? (await buildTallySchema()), metrics, rateLimiter);
   await apollo.start();
@@ -42,7 +44,7 @@ export async function createApp(services: Services, schema?: GraphQLSchema): Pro
   const { healthz, readyz } = healthChecks(orm, () => draining);
   app.get('/healthz', healthz);
   app.get('/readyz', readyz);
-  app.get('/metrics', metricsRoute(metrics, config.metricsToken));
+  app.get('/metrics', metricsRoute(metrics, { token: config.metricsToken, closed: config.isProduction && !config.metricsToken && !config.metricsPublic }));
 
   // Stripe signs the exact bytes it sent, so this route (and only this one) reads the raw body.
   app.post('/webhooks/stripe', express.raw({ type: '*/*', limit: '256kb' }), stripeWebhookRoute(services, metrics));

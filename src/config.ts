@@ -29,6 +29,11 @@ export interface StripeConfig {
   apiBase?: URL;
 }
 
+export interface DatabaseConfig {
+  /** statement_timeout of the serving pool's connections, in ms; 0 turns it off (DATABASE_STATEMENT_TIMEOUT_MS). */
+  statementTimeoutMs: number;
+}
+
 export interface RateLimitConfig {
   /** Mutations a user may run per minute on one instance; 0 turns the limit off. */
   mutationsPerMinute: number;
@@ -47,11 +52,14 @@ export interface Config {
   isProduction: boolean;
   port: number;
   databaseUrl?: string;
+  database: DatabaseConfig;
   dataDir: string;
   auth: AuthConfig;
   adminUserIds: ReadonlySet<string>;
   starterCredits: number;
   workshopCreditCost: number;
+  /** What one user can pile up for free (MAX_OPEN_RESERVATIONS, MAX_WORKSHOPS). */
+  limits: { openReservations: number; workshops: number };
   stripe?: StripeConfig;
   appUrl: string;
   /** Origins Checkout may send a buyer back to: APP_URL's and CHECKOUT_REDIRECT_ORIGINS. */
@@ -62,6 +70,8 @@ export interface Config {
   trustProxy: boolean | number | string[];
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   metricsToken?: string;
+  /** Production serves /metrics without a token only when this is set (METRICS_PUBLIC=true). */
+  metricsPublic: boolean;
   credits: CreditJobsConfig;
 }
 
@@ -85,6 +95,14 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   const value = Number(raw);
   if (value < min || value > max) throw new ConfigError(name, `expected ${min}..${max}, got ${value}`);
   return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = blankToUndefined(env[name]);
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
 }
 
 function url(env: Env, name: string, protocols: string[]): URL | undefined {
@@ -254,11 +272,16 @@ export function loadConfig(env: Env = process.env): Config {
     isProduction: nodeEnvValue === 'production',
     port,
     databaseUrl,
+    database: { statementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 5_000, 0, 3_600_000) },
     dataDir,
     auth,
     adminUserIds,
     starterCredits: integer(env, 'STARTER_CREDITS', 0, 0, 1_000_000),
     workshopCreditCost: integer(env, 'WORKSHOP_CREDIT_COST', 1, 1, 1_000_000),
+    limits: {
+      openReservations: integer(env, 'MAX_OPEN_RESERVATIONS', 1_000, 1, 1_000_000),
+      workshops: integer(env, 'MAX_WORKSHOPS', 10_000, 1, 10_000_000),
+    },
     stripe: stripeConfig(env),
     appUrl,
     checkoutRedirectOrigins,
@@ -266,6 +289,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimit: rateLimitConfig(env, nodeEnvValue),
     trustProxy: trustProxy(env),
     metricsToken: metricsToken(env),
+    metricsPublic: boolean(env, 'METRICS_PUBLIC', false),
     credits: {
       sweepIntervalSeconds: integer(env, 'SWEEP_INTERVAL_SECONDS', 30, 0, 86_400),
       planAllowances: planAllowances(env),

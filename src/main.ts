@@ -64,7 +64,7 @@ async function main() {
   config = await ensureDevelopmentSecret(config);
   log.info({ env: config.env, port: config.port, database: config.databaseUrl ? 'DATABASE_URL' : `embedded in ${config.dataDir}` }, 'starting');
 
-  const database = await openDatabase(config, log, (clientUrl) => ormOptions({ clientUrl }));
+  const database = await openDatabase(config, log, (clientUrl, options) => ormOptions({ clientUrl, ...options }));
   closeOnFailure = () => database.close();
   checkInterrupted();
   if (database.target.embedded) await seedIfEmpty(database.orm, config, log);

@@ -1,5 +1,6 @@
 import type { Options } from '@mikro-orm/postgresql';
 import { CreditPackEntity } from './billing/credit-pack.entity.js';
+import { StripeDisputeEntity } from './billing/stripe-dispute.entity.js';
 import { StripeEventEntity } from './billing/stripe-event.entity.js';
 import { CreditAllocationEntity } from './credits/credit-allocation.entity.js';
 import { CreditGrantEntity } from './credits/credit-grant.entity.js';
@@ -19,6 +20,7 @@ export const entities = [
   CreditGrantEntity,
   CreditAllocationEntity,
   ReservationEntity,
+  StripeDisputeEntity,
 ];
 
 /** The one MikroORM configuration, used by the server, the CLI, the seeder, tests and the benchmark. */

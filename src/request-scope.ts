@@ -6,6 +6,16 @@ export interface RequestScope {
   startedAt: number;
   /** Set once Apollo has resolved the operation; the access log reports it. */
   operationName?: string;
+  /** Aborted when the client goes away before its answer is sent: no statement should run for it after that. */
+  signal?: AbortSignal;
+}
+
+/** The client of the request being served went away; what it asked for is abandoned. */
+export class ClientGoneError extends Error {
+  constructor() {
+    super('the client closed the request before it was answered');
+    this.name = 'ClientGoneError';
+  }
 }
 
 const storage = new AsyncLocalStorage<RequestScope>();

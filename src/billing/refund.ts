@@ -49,7 +49,7 @@ export async function refundPurchase(deps: RefundDeps, request: RefundRequest): 
 
   const result = await ledger.purchases.reverse({
     purchase: { id: purchase.id },
-    cumulativeCredits: purchase.amount,
+    source: { kind: 'refund', cumulativeCredits: purchase.amount },
     reason: request.reason,
     metadata: { refundedBy: request.refundedBy, ...(stripeRefundId ? { stripeRefundId } : {}) },
   });

@@ -29,11 +29,14 @@ export interface EventDeps {
 
 export interface Prefetched {
   /**
-   * The Checkout Session that created a refunded payment, when no purchase of ours has that payment yet (a refund's
-   * notice arriving before its session's `checkout.session.completed`: Stripe does not order deliveries). Undefined
-   * when there was nothing to ask; null when Stripe's API is not configured, so it could not be asked.
+   * The Checkout Session that created a refunded or disputed payment, when no purchase of ours has that payment yet
+   * (a refund's or dispute's notice arriving before its session's `checkout.session.completed`: Stripe does not
+   * order deliveries). Undefined when there was nothing to ask; null when Stripe's API is not configured, so it
+   * could not be asked.
    */
-  sessionOfRefundedPayment?: Stripe.Checkout.Session | null;
+  sessionOfPayment?: Stripe.Checkout.Session | null;
+  /** The disputed charge (for its amount and payment intent), when Stripe's API is configured. */
+  disputedCharge?: Stripe.Charge;
 }
 
 const effect = (outcome: string, detail?: string, level: EventEffect['level'] = 'info'): EventEffect => ({ outcome, detail, level, record: true });
@@ -56,6 +59,9 @@ export async function applyStripeEvent(event: Stripe.Event, deps: EventDeps): Pr
       return failSession(event.data.object, 'expired', deps);
     case 'charge.refunded':
       return reverseRefundedCharge(event.data.object, event.id, deps);
+    case 'charge.dispute.created':
+    case 'charge.dispute.closed':
+      return applyDispute(event.data.object, event.id, deps);
     default:
       return effect('ignored');
   }
@@ -66,7 +72,8 @@ async function creditSession(session: Stripe.Checkout.Session, deps: EventDeps):
   if (!sessionId) return rejected('malformed', 'checkout session without an id');
   if (session.mode && session.mode !== 'payment') return effect('ignored', `${session.mode} session ${sessionId}`);
   const paymentIntentId = stripeIdOf(session.payment_intent);
-  let result = await deps.ledger.purchases.complete(sessionId, paymentIntentId);
+  const payment = typeof session.amount_total === 'number' ? { amountPaid: session.amount_total, currency: session.currency ?? null } : null;
+  let result = await deps.ledger.purchases.complete(sessionId, paymentIntentId, payment);
   if (result.outcome === 'unknown-session') {
     const userId = session.metadata?.userId;
     const packId = session.metadata?.packId;
@@ -81,6 +88,7 @@ async function creditSession(session: Stripe.Checkout.Session, deps: EventDeps):
       description: purchaseDescription(pack),
       stripeSessionId: sessionId,
       paymentIntentId,
+      payment,
       metadata: { packId: pack.id, source: 'stripe-metadata', amountTotal: session.amount_total, currency: session.currency },
     });
   }
@@ -121,30 +129,12 @@ async function reverseRefundedCharge(charge: Stripe.Charge, eventId: string, dep
   if (!Number.isInteger(amount) || amount <= 0 || !Number.isInteger(refunded) || refunded < 0) {
     return rejected('malformed', `charge ${charge.id} has amount ${amount} and amount_refunded ${refunded}`);
   }
-  let purchase = await purchaseOfPayment(deps.em, paymentIntentId);
-  let creditedFirst: EventEffect | undefined;
-  if (!purchase) {
-    // The refund's notice came first while the session's own event is still on its way (or retrying). A charge that
-    // was refunded had been paid, so the session is credited now, exactly as its event would credit it (that event
-    // then finds the purchase COMPLETED), and the refund is reversed from it: the credits never outlive the money.
-    const session = deps.prefetched.sessionOfRefundedPayment;
-    if (session === null) {
-      return { outcome: 'awaiting-purchase', detail: `no purchase has payment intent ${paymentIntentId} yet`, level: 'warn', record: false, retry: true };
-    }
-    if (session?.payment_status === 'paid') {
-      creditedFirst = await creditSession(session, deps);
-      purchase = await purchaseOfPayment(deps.em, paymentIntentId);
-    }
-  }
-  if (!purchase) {
-    const session = creditedFirst ? ` (its session: ${creditedFirst.outcome}${creditedFirst.detail ? `, ${creditedFirst.detail}` : ''})` : '';
-    const unknown = rejected('unknown-payment', `no completed purchase has payment intent ${paymentIntentId}${session}`);
-    // A session that could not be credited for a reason a person must settle (paid after FAILED) stays that loud.
-    return creditedFirst?.level === 'error' ? { ...unknown, level: 'error' } : unknown;
-  }
+  const found = await purchaseForPayment(paymentIntentId, deps);
+  if ('effect' in found) return found.effect;
+  const { purchase, creditedFirst } = found;
   const result = await deps.ledger.purchases.reverse({
     purchase: { id: purchase.id },
-    cumulativeCredits: Math.floor((purchase.amount * Math.min(refunded, amount)) / amount),
+    source: { kind: 'refund', cumulativeCredits: Math.floor((purchase.amount * Math.min(refunded, amount)) / amount) },
     reason: refunded >= amount ? 'Payment refunded' : 'Payment partially refunded',
     metadata: { stripeChargeId: charge.id, stripeEventId: eventId, amountRefunded: refunded, chargeAmount: amount },
   });
@@ -161,10 +151,101 @@ async function reverseRefundedCharge(charge: Stripe.Charge, eventId: string, dep
   }
 }
 
+interface PaidPurchase {
+  id: string;
+  amount: number;
+  metadata: Record<string, unknown> | null;
+}
+
+/**
+ * The completed purchase a refund or dispute is about. When its session's own event has not arrived yet, a charge
+ * that was refunded or disputed had been paid, so the session is credited now, exactly as its event would credit it
+ * (that event then finds the purchase COMPLETED), and the reversal follows: the credits never outlive the money.
+ * Without Stripe's API to ask, the event is answered with a retry instead, until the purchase completes.
+ */
+async function purchaseForPayment(
+  paymentIntentId: string,
+  deps: EventDeps,
+): Promise<{ purchase: PaidPurchase; creditedFirst?: EventEffect } | { effect: EventEffect }> {
+  let purchase = await purchaseOfPayment(deps.em, paymentIntentId);
+  if (purchase) return { purchase };
+  const session = deps.prefetched.sessionOfPayment;
+  if (session === null) {
+    return { effect: { outcome: 'awaiting-purchase', detail: `no purchase has payment intent ${paymentIntentId} yet`, level: 'warn', record: false, retry: true } };
+  }
+  let creditedFirst: EventEffect | undefined;
+  if (session?.payment_status === 'paid') {
+    creditedFirst = await creditSession(session, deps);
+    purchase = await purchaseOfPayment(deps.em, paymentIntentId);
+  }
+  if (purchase) return { purchase, creditedFirst };
+  const about = creditedFirst ? ` (its session: ${creditedFirst.outcome}${creditedFirst.detail ? `, ${creditedFirst.detail}` : ''})` : '';
+  const unknown = rejected('unknown-payment', `no completed purchase has payment intent ${paymentIntentId}${about}`);
+  // A session that could not be credited for a reason a person must settle (paid after FAILED) stays that loud.
+  return { effect: creditedFirst?.level === 'error' ? { ...unknown, level: 'error' } : unknown };
+}
+
+/**
+ * A dispute (chargeback) takes back the disputed share of the pack, cumulative with refunds of the same payment and
+ * clamped like them; closed as won, it gives back what it took; closed as lost, nothing more happens. The dispute's
+ * state (stripe_disputes) makes each event exactly-once in any order: a `created` arriving after a win takes
+ * nothing, a loss arriving first takes the share then.
+ */
+async function applyDispute(dispute: Stripe.Dispute, eventId: string, deps: EventDeps): Promise<EventEffect> {
+  const paymentIntentId = stripeIdOf(dispute.payment_intent) ?? stripeIdOf(deps.prefetched.disputedCharge?.payment_intent);
+  if (!paymentIntentId) return rejected('malformed', `dispute ${dispute.id} names no payment intent`);
+  if (!Number.isInteger(dispute.amount) || dispute.amount < 0) return rejected('malformed', `dispute ${dispute.id} has amount ${dispute.amount}`);
+  const found = await purchaseForPayment(paymentIntentId, deps);
+  if ('effect' in found) return found.effect;
+  const { purchase } = found;
+  const closedAs = dispute.status === 'won' || dispute.status === 'warning_closed' ? 'won' : dispute.status === 'lost' ? 'lost' : 'open';
+  const [state] = await deps.em.execute<{ status: string }[]>(
+    `insert into stripe_disputes (id, purchase_id, status, amount, created_at, updated_at) values (?, ?, ?, ?, now(), now())
+     on conflict (id) do update set status = case when stripe_disputes.status = 'open' then excluded.status else stripe_disputes.status end,
+       amount = excluded.amount, updated_at = now()
+     returning status`,
+    [dispute.id, purchase.id, closedAs, dispute.amount],
+  );
+  const metadata = { stripeDisputeId: dispute.id, stripeEventId: eventId, disputeStatus: dispute.status, disputedAmount: dispute.amount };
+  if (state!.status === 'won') {
+    const result = await deps.ledger.purchases.giveBackDispute({
+      purchase: { id: purchase.id },
+      disputeId: dispute.id,
+      reason: `Dispute ${dispute.id} won: disputed credits given back`,
+      metadata,
+    });
+    return result.outcome === 'given-back'
+      ? effect('dispute-won', `${result.transaction!.id}: +${result.transaction!.amount} credits`)
+      : effect('dispute-won', `nothing had been taken for ${dispute.id}`);
+  }
+  const chargeAmount = deps.prefetched.disputedCharge?.amount ?? paidAmountOf(purchase);
+  const share = chargeAmount && chargeAmount > 0 ? Math.floor((purchase.amount * Math.min(dispute.amount, chargeAmount)) / chargeAmount) : purchase.amount;
+  const result = await deps.ledger.purchases.reverse({
+    purchase: { id: purchase.id },
+    source: { kind: 'dispute', disputeId: dispute.id, credits: share },
+    reason: `Payment disputed (${dispute.reason ?? 'chargeback'}): ${share} credit${share === 1 ? '' : 's'} held back`,
+    metadata,
+  });
+  const row = result.transaction;
+  if (result.outcome === 'reversed') return effect('disputed', `${row!.id}: ${row!.amount} credits, ${String(row!.metadata?.unrecoveredCredits ?? 0)} unrecovered`);
+  if (result.outcome === 'already-reversed') return effect(state!.status === 'lost' ? 'dispute-lost' : 'already-disputed', purchase.id);
+  return effect(result.outcome, purchase.id, 'warn');
+}
+
+/** What the buyer paid for a purchase, as recorded when it completed (or priced when Checkout started). */
+function paidAmountOf(purchase: PaidPurchase): number | undefined {
+  const metadata = purchase.metadata ?? {};
+  for (const key of ['amountPaid', 'amountTotal', 'priceCents']) {
+    const value = metadata[key];
+    if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
+  }
+  return undefined;
+}
+
 /** The purchase a payment intent paid for (set on the row when its session completed). */
-export async function purchaseOfPayment(em: EntityManager, paymentIntentId: string): Promise<{ id: string; amount: number } | undefined> {
-  const [purchase] = await em.execute<{ id: string; amount: number }[]>(
-    `select id, amount from credit_transactions where stripe_payment_intent_id = ? and type = 'purchase' order by posting_seq limit 1`,
+export async function purchaseOfPayment(em: EntityManager, paymentIntentId: string): Promise<PaidPurchase | undefined> {
+  const [purchase] = await em.execute<PaidPurchase[]>(
+    `select id, amount, metadata from credit_transactions where stripe_payment_intent_id = ? and type = 'purchase' order by posting_seq limit 1`,
     [paymentIntentId],
   );
   return purchase;

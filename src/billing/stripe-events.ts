@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import { Ledger, type LedgerOptions } from '../credits/ledger.js';
 import type { Row } from '../database/rows.js';
+import { isStripeError } from './stripe-errors.js';
 import { applyStripeEvent, purchaseOfPayment, stripeIdOf, type EventEffect, type Prefetched } from './stripe-event-effects.js';
 
 export type ProcessedEvent = EventEffect | { outcome: string; duplicate: true };
@@ -11,12 +12,25 @@ export type ProcessedEvent = EventEffect | { outcome: string; duplicate: true };
  * on the network while it holds locks.
  */
 async function prefetch(event: Stripe.Event, em: EntityManager, stripe: Stripe | undefined): Promise<Prefetched> {
-  if (event.type !== 'charge.refunded') return {};
-  const paymentIntentId = stripeIdOf(event.data.object.payment_intent);
-  if (!paymentIntentId || (await purchaseOfPayment(em, paymentIntentId))) return {};
-  if (!stripe) return { sessionOfRefundedPayment: null };
+  let paymentIntentId: string | null;
+  const prefetched: Prefetched = {};
+  if (event.type === 'charge.refunded') {
+    paymentIntentId = stripeIdOf(event.data.object.payment_intent);
+  } else if (event.type === 'charge.dispute.created' || event.type === 'charge.dispute.closed') {
+    const chargeId = stripeIdOf(event.data.object.charge);
+    // A charge Stripe does not know (not ours) is no reason to retry; anything else is (the event answers 5xx).
+    if (stripe && chargeId) prefetched.disputedCharge = await stripe.charges.retrieve(chargeId).catch((error: unknown) => {
+      if (isStripeError(error, 'resource_missing')) return undefined;
+      throw error;
+    });
+    paymentIntentId = stripeIdOf(event.data.object.payment_intent) ?? stripeIdOf(prefetched.disputedCharge?.payment_intent);
+  } else {
+    return prefetched;
+  }
+  if (!paymentIntentId || (await purchaseOfPayment(em, paymentIntentId))) return prefetched;
+  if (!stripe) return { ...prefetched, sessionOfPayment: null };
   const sessions = await stripe.checkout.sessions.list({ payment_intent: paymentIntentId, limit: 1 });
-  return { sessionOfRefundedPayment: sessions.data[0] };
+  return { ...prefetched, sessionOfPayment: sessions.data[0] };
 }
 
 /**

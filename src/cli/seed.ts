@@ -9,7 +9,7 @@ import { rowCounts, runSeed } from '../seed.js';
 async function main() {
   const config = loadConfig();
   const log = createLogger(config.logLevel === 'silent' ? 'silent' : 'warn');
-  const database = await openDatabase(config, log, (clientUrl) => ormOptions({ clientUrl }));
+  const database = await openDatabase(config, log, (clientUrl, options) => ormOptions({ clientUrl, ...options }));
   try {
     const before = await rowCounts(database.orm);
     process.stderr.write('seeding');

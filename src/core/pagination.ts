@@ -35,6 +35,26 @@ export function decodeCursor(kind: string, cursor: string | null | undefined, ar
   throw badUserInput('after', 'is not a cursor from this list');
 }
 
+const MAX_BIGINT = 9_223_372_036_854_775_807n;
+
+/** A cursor position that is a PostgreSQL bigint (a posting sequence number), checked to fit its column. */
+export function bigintPosition(value: string): string {
+  if (!/^\d{1,19}$/.test(value) || BigInt(value) > MAX_BIGINT) throw badUserInput('after', 'is not a cursor from this list');
+  return value;
+}
+
+/** Timestamps travel in cursors as PostgreSQL's own text, so no microsecond is lost (a JS Date keeps only ms). */
+const CURSOR_TIMESTAMP = /^(\d{4})-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:?\d{2})?|Z)$/;
+
+/** A cursor position that is a timestamp, checked to be one PostgreSQL reads back (years 1 to 9999). */
+export function timestampPosition(value: string): string {
+  const match = CURSOR_TIMESTAMP.exec(value);
+  if (!match || Number(match[1]) < 1 || Number.isNaN(new Date(value.replace(' ', 'T').replace(/([+-]\d{2})$/, '$1:00')).getTime())) {
+    throw badUserInput('after', 'is not a cursor from this list');
+  }
+  return value;
+}
+
 /** Splits a fetched page of `size + 1` rows into the page and whether another follows. */
 export function slicePage<T>(rows: T[], size: number): { items: T[]; hasNextPage: boolean } {
   return { items: rows.slice(0, size), hasNextPage: rows.length > size };

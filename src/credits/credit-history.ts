@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
 import { ListSize } from '../core/cost.js';
 import { badUserInput } from '../core/errors.js';
-import { decodeCursor, encodeCursor, PageInfo, pageSize, slicePage } from '../core/pagination.js';
+import { bigintPosition, decodeCursor, encodeCursor, PageInfo, pageSize, slicePage } from '../core/pagination.js';
 import { featureKey, idOf } from '../core/validation.js';
 import type { Row } from '../database/rows.js';
 import { CreditTransaction, toCreditTransaction } from './credit-transaction.model.js';
@@ -64,10 +64,7 @@ export async function creditHistory(
     params.push(value);
   };
   const [seq] = decodeCursor(CURSOR_KIND, args.after, 1) ?? [];
-  if (seq !== undefined) {
-    if (!/^\d{1,19}$/.test(seq)) throw badUserInput('after', 'is not a cursor from this list');
-    where('posting_seq < ?', seq);
-  }
+  if (seq !== undefined) where('posting_seq < ?', bigintPosition(seq));
   const filter = args.filter;
   if (filter?.type) where('type = ?', filter.type);
   if (filter?.status) where('status = ?', filter.status);

@@ -11,6 +11,8 @@ import { CreditTransactionStatus, CreditTransactionType } from './credit-transac
 @Entity({ tableName: 'credit_transactions' })
 @Index({ name: 'credit_transactions_user_keyset_index', properties: ['user', 'postingSeq'] })
 @Index({ name: 'credit_transactions_user_type_index', properties: ['user', 'type', 'postingSeq'] })
+// A workshop's rows, newest first (Workshop.creditTransactions pages them).
+@Index({ name: 'credit_transactions_workshop_keyset_index', properties: ['workshop', 'postingSeq'] })
 // Balance at a time and usage windows: effective_at is monotonic in posting order per user (see posting/postings.ts).
 @Index({ name: 'credit_transactions_user_effective_index', properties: ['user', 'effectiveAt', 'postingSeq'] })
 @Unique({ name: 'credit_transactions_user_idempotency_key_unique', properties: ['user', 'idempotencyKey'] })
@@ -21,7 +23,8 @@ import { CreditTransactionStatus, CreditTransactionType } from './credit-transac
 })
 @Check({
   name: 'credit_transactions_amount_sign_check',
-  expression: "(type in ('purchase', 'grant') and amount > 0) or (type in ('consumption', 'refund', 'expiration') and amount <= 0)",
+  expression:
+    "(type in ('purchase', 'grant') and amount > 0) or (type = 'dispute_won' and amount >= 0) or (type in ('consumption', 'refund', 'expiration', 'dispute') and amount <= 0)",
 })
 @Check({ name: 'credit_transactions_balance_after_check', expression: 'balance_after >= 0' })
 export class CreditTransactionEntity {
@@ -58,7 +61,6 @@ export class CreditTransactionEntity {
   @Property({ type: 'text', nullable: true })
   requestHash?: string | null;
 
-  @Index({ name: 'credit_transactions_workshop_id_index' })
   @ManyToOne(() => WorkshopEntity, { nullable: true, deleteRule: 'set null' })
   workshop?: WorkshopEntity | null;
 
@@ -69,12 +71,15 @@ export class CreditTransactionEntity {
   @Property({ type: 'text', nullable: true })
   stripePaymentIntentId?: string | null;
 
-  /** For a REFUND row: the purchase it reverses. */
+  /** For a REFUND, DISPUTE or DISPUTE_WON row: the purchase it reverses (or gives back). */
   @Index({ name: 'credit_transactions_refund_of_id_index' })
   @ManyToOne(() => CreditTransactionEntity, { nullable: true, deleteRule: 'no action' })
   refundOf?: CreditTransactionEntity | null;
 
-  /** For a REFUND row: credits the refund accounted for, recovered (-amount) or not. */
+  /**
+   * For a reversal row: the credits it accounts for against the purchase, recovered (-amount) or not; negative on a
+   * DISPUTE_WON row, which gives back a dispute's share.
+   */
   @Property({ type: 'integer', nullable: true })
   creditsReversed?: number | null;
 

@@ -7,7 +7,14 @@ export enum CreditTransactionType {
   GRANT = 'grant',
   /** What was left of an expiring grant when it lapsed, leaving the balance. */
   EXPIRATION = 'expiration',
+  /** The disputed share of a purchase, taken back when the buyer's bank opened a dispute (a chargeback). */
+  DISPUTE = 'dispute',
+  /** What a dispute took, given back when the dispute was closed in the seller's favour. */
+  DISPUTE_WON = 'dispute_won',
 }
+
+/** Types whose rows add credits; every other type removes them (or nothing). */
+export const CREDIT_TYPES: readonly CreditTransactionType[] = [CreditTransactionType.PURCHASE, CreditTransactionType.GRANT, CreditTransactionType.DISPUTE_WON];
 
 export enum CreditTransactionStatus {
   PENDING = 'pending',

@@ -3,4 +3,8 @@ import { Ledger } from './ledger.js';
 
 /** The request's ledger: its EntityManager, the configured workshop cost, and the request id for its rows. */
 export const ledgerOf = (ctx: RequestContext) =>
-  new Ledger(ctx.em, { workshopCreditCost: ctx.services.config.workshopCreditCost, requestId: ctx.requestId });
+  new Ledger(ctx.em, {
+    workshopCreditCost: ctx.services.config.workshopCreditCost,
+    requestId: ctx.requestId,
+    maxOpenReservations: ctx.services.config.limits.openReservations,
+  });

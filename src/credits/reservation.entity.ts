@@ -14,13 +14,15 @@ import { ReservationStatus } from './reservation-status.js';
 // Open holds only: by expiry for the sweeper, by user for the slow path that frees a user's lapsed holds.
 @Index({ name: 'reservations_held_expiry_index', properties: ['expiresAt'], where: "status = 'held'" })
 @Index({ name: 'reservations_user_held_index', properties: ['user', 'expiresAt'], where: "status = 'held'" })
-@Check({ name: 'reservations_amount_check', expression: 'amount > 0' })
+// A refund or dispute can take a hold down to nothing (reversed_amount says how much it took).
+@Check({ name: 'reservations_amount_check', expression: 'amount >= 0' })
+@Check({ name: 'reservations_reversed_amount_check', expression: 'reversed_amount >= 0' })
 @Check({
   name: 'reservations_captured_amount_check',
   expression: "(status = 'captured' and captured_amount >= 0 and captured_amount <= amount) or (status <> 'captured' and captured_amount is null)",
 })
 export class ReservationEntity {
-  [OptionalProps]?: 'status' | 'createdAt';
+  [OptionalProps]?: 'status' | 'createdAt' | 'reversedAmount';
 
   @PrimaryKey({ type: 'text' })
   id!: string;
@@ -30,6 +32,10 @@ export class ReservationEntity {
 
   @Property({ type: 'integer' })
   amount!: number;
+
+  /** Credits a refund or dispute took from this hold (amount is what it still holds). */
+  @Property({ type: 'integer', default: 0 })
+  reversedAmount: number = 0;
 
   @Enum({ items: () => ReservationStatus, type: 'text', default: ReservationStatus.HELD })
   status: ReservationStatus = ReservationStatus.HELD;

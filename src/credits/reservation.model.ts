@@ -12,8 +12,11 @@ export class Reservation {
 
   userId!: string;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Credits held now: what was reserved, less what a refund or dispute took (reversedAmount).' })
   amount!: number;
+
+  @Field(() => Int, { description: "Credits a refund or dispute of the buyer's purchase took from this hold; a capture can charge only what is left." })
+  reversedAmount!: number;
 
   @Field(() => ReservationStatus)
   status!: ReservationStatus;
@@ -53,6 +56,7 @@ export const toReservation = (row: Row): Reservation => ({
   id: String(row.id),
   userId: String(row.user_id),
   amount: Number(row.amount),
+  reversedAmount: Number(row.reversed_amount ?? 0),
   status: row.status as ReservationStatus,
   feature: String(row.feature),
   idempotencyKey: String(row.idempotency_key),

@@ -5,6 +5,7 @@ import {
   DomainError,
   idempotencyConflict,
   insufficientCredits,
+  limitExceeded,
   notFound,
   reservationAlreadyResolved,
   reservationExpired,
@@ -13,8 +14,8 @@ import { requestHash } from '../core/request-hash.js';
 import { isUniqueViolation } from '../database/pg-errors.js';
 import type { Row } from '../database/rows.js';
 import { RESERVATION_KEY_UNIQUE } from './constraints.js';
-import { captureHold, holdFast, holdLocked, releaseHold, type Hold } from './posting/hold-postings.js';
-import type { Account, Postings } from './posting/postings.js';
+import { captureHold, holdFast, holdLocked, openHolds, releaseHold, type Hold } from './posting/hold-postings.js';
+import { DEFAULT_MAX_OPEN_RESERVATIONS, type Account, type Postings } from './posting/postings.js';
 import { ReservationStatus } from './reservation-status.js';
 import { toReservation, type Reservation } from './reservation.model.js';
 
@@ -34,7 +35,11 @@ type Resolution = (em: EntityManager, account: Account, reservation: Reservation
  * rows and held credits are written by the posting core (posting/hold-postings.ts).
  */
 export class Reservations {
-  constructor(private readonly postings: Postings) {}
+  private readonly maxOpen: number;
+
+  constructor(private readonly postings: Postings) {
+    this.maxOpen = postings.options.maxOpenReservations ?? DEFAULT_MAX_OPEN_RESERVATIONS;
+  }
 
   /**
    * Holds credits for work whose cost is known only at the end. Idempotent per (user, key) like consume: the same
@@ -52,7 +57,7 @@ export class Reservations {
       expiresAt: new Date(this.postings.now().getTime() + request.ttlSeconds * 1000),
     };
     try {
-      const held = await holdFast(this.postings.em, hold);
+      const held = await holdFast(this.postings.em, hold, this.maxOpen);
       if (held) return held;
     } catch (error) {
       if (!isUniqueViolation(error, RESERVATION_KEY_UNIQUE)) throw error;
@@ -113,6 +118,8 @@ export class Reservations {
         const used = await em.execute<Row[]>('select 1 from reservations where user_id = ? and idempotency_key = ?', [hold.userId, hold.idempotencyKey]);
         if (used.length > 0) return { replay: true as const };
         await this.postings.expireLapsed(em, account);
+        // Under the user's row lock the count is exact: concurrent holds cannot slip past the cap together.
+        if ((await openHolds(em, hold.userId)) >= this.maxOpen) throw limitExceeded('open reservations per account', this.maxOpen);
         if (account.balance - account.held < hold.amount) return { insufficient: account };
         return { reservation: await holdLocked(em, account, hold) };
       });

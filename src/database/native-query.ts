@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Pool } from 'pg';
+import { queryCancellably } from './client-gone.js';
 
 type Row = Record<string, unknown>;
 
@@ -29,7 +30,7 @@ export async function queryRows<T extends Row = Row>(em: EntityManager, sql: str
   if (em.isInTransaction()) return em.execute<T[]>(sql, params as unknown[]);
   const text = em.getPlatform().formatQuery(sql, params as unknown[]);
   const started = performance.now();
-  const result = await (await poolOf(em)).query<T>(text);
+  const result = await queryCancellably<T>(await poolOf(em), text);
   em.config.getLogger().logQuery({ query: text, took: Math.round(performance.now() - started), results: result.rowCount ?? 0, level: 'info' });
   return result.rows;
 }

@@ -9,6 +9,11 @@ export interface OrmOptionsInput {
   entities: NonNullable<Options['entities']>;
   /** Connection pool size; PostgreSQL's own limit applies across all instances. */
   poolMax?: number;
+  /**
+   * statement_timeout of every connection, in ms (0 or absent: none). The serving pool sets it so that no single
+   * statement runs away; migrations run without it (an index on a large table may take minutes).
+   */
+  statementTimeoutMs?: number;
   debug?: boolean;
   /** Called with every SQL statement the ORM sends (instrumentation, e.g. counting statements in tests). */
   onQuery?: (sql: string) => void;
@@ -30,7 +35,7 @@ class QueryHookLogger extends DefaultLogger {
 }
 
 /** The MikroORM configuration, for the entities it is given (see src/orm.ts, which every caller goes through). */
-export function baseOrmOptions({ clientUrl, entities, poolMax = 20, debug = false, onQuery }: OrmOptionsInput): Options {
+export function baseOrmOptions({ clientUrl, entities, poolMax = 20, statementTimeoutMs = 0, debug = false, onQuery }: OrmOptionsInput): Options {
   return defineConfig({
     clientUrl,
     entities,
@@ -41,7 +46,13 @@ export function baseOrmOptions({ clientUrl, entities, poolMax = 20, debug = fals
     discovery: { warnWhenNoEntities: true },
     forceUtcTimezone: true,
     pool: { min: 0, max: poolMax, idleTimeoutMillis: 30_000 },
-    driverOptions: { connectionTimeoutMillis: 5_000 },
+    driverOptions: {
+      connectionTimeoutMillis: 5_000,
+      // Sent in each connection's start-up packet: the server enforces them, whatever the client does.
+      ...(statementTimeoutMs > 0
+        ? { statement_timeout: statementTimeoutMs, idle_in_transaction_session_timeout: Math.max(10_000, 4 * statementTimeoutMs) }
+        : {}),
+    },
     migrations: {
       tableName: 'mikro_orm_migrations',
       migrationsList,

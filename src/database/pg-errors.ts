@@ -5,7 +5,8 @@
 const UNAVAILABLE =
   /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated|timeout exceeded when trying to connect|the database system is (shutting down|starting up|in recovery mode)|terminating connection|Client has encountered a connection error/i;
 
-const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
+// 57014: cancelled, by statement_timeout (a statement that ran too long, say behind a lock) or a cancel request.
+const UNAVAILABLE_SQLSTATES = new Set(['57014', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
 
 export function isDatabaseUnavailable(error: unknown): boolean {
   const e = error as { message?: unknown; code?: unknown } | null;

@@ -10,6 +10,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { RequestContext } from '../core/context.js';
 import type { Metrics } from '../ops/metrics.js';
 import { operationCostPlugin } from './cost.js';
+import { inputHygienePlugin } from './input-hygiene.js';
 import { createErrorFormatter } from './format-error.js';
 import { graphqlMetricsPlugin } from './graphql-metrics.js';
 import { operationLimits } from './limits.js';
@@ -35,6 +36,7 @@ export function createApolloServer(
     rateLimiter.plugin(),
     ...limits.plugins,
     operationCostPlugin(),
+    inputHygienePlugin(),
   ];
   return new ApolloServer<RequestContext>({
     schema,

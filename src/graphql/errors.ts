@@ -4,6 +4,7 @@ import { DomainError, ErrorCode } from '../core/errors.js';
 
 /** HTTP statuses for the errors that fail a whole request (before any resolver runs); the rest answer 200. */
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  [ErrorCode.BAD_USER_INPUT]: 400,
   [ErrorCode.UNAUTHENTICATED]: 401,
   [ErrorCode.RATE_LIMITED]: 429,
   [ErrorCode.SERVICE_UNAVAILABLE]: 503,

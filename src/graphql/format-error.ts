@@ -3,6 +3,7 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { DomainError } from '../core/errors.js';
 import { isDatabaseUnavailable } from '../database/pg-errors.js';
 import type { Logger } from '../logger.js';
+import { ClientGoneError } from '../request-scope.js';
 import { CLIENT_CODES, toGraphQLError } from './errors.js';
 
 /**
@@ -23,6 +24,11 @@ export function createErrorFormatter(log: Logger) {
     if (typeof code === 'string' && CLIENT_CODES.has(code)) {
       const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
+    }
+    if (original instanceof ClientGoneError || (original as { cause?: unknown } | null)?.cause instanceof ClientGoneError) {
+      // Nobody is left to read this answer; the work stopped on purpose.
+      log.info({ path: formatted.path }, 'client went away; its statements were stopped');
+      return { message: 'The client closed the request', path: formatted.path, extensions: { code: 'CLIENT_CLOSED_REQUEST' } };
     }
     if (isDatabaseUnavailable(original)) {
       log.warn({ err: original, path: formatted.path }, 'database unavailable');

@@ -47,7 +47,9 @@ export function graphqlMetricsPlugin(metrics: Metrics): ApolloServerPlugin<Reque
           const name = context.operationName ?? context.request.operationName;
           metrics.graphqlDuration.observe(
             {
-              operation_name: name ? metrics.boundedLabel('operation_name', name) : 'anonymous',
+              // Only signed-in callers' names take label slots: a stranger cannot fill them and push real operations
+              // into `other`.
+              operation_name: !name ? 'anonymous' : context.contextValue.viewer ? metrics.boundedLabel('operation_name', name) : 'unauthenticated',
               operation_type: context.operation?.operation ?? 'unknown',
               result: resultOf(context.response).errors?.length ? 'error' : 'ok',
             },

@@ -3,7 +3,8 @@ import DataLoader from 'dataloader';
 import { Field, ObjectType } from 'type-graphql';
 import { ListSize } from '../core/cost.js';
 import { badUserInput } from '../core/errors.js';
-import { decodeCursor, encodeCursor, PageInfo, pageSize, slicePage } from '../core/pagination.js';
+import { isPrefixedId } from '../core/ids.js';
+import { decodeCursor, encodeCursor, PageInfo, pageSize, slicePage, timestampPosition } from '../core/pagination.js';
 import { pgTextArray, type Row } from '../database/rows.js';
 import { toWorkshop, Workshop } from './workshop.model.js';
 
@@ -34,17 +35,14 @@ interface PageRequest {
   after?: string | null;
 }
 
-/** Timestamps travel in cursors as PostgreSQL's own text, so no microsecond is lost (a JS Date keeps only ms). */
-const CURSOR_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:?\d{2})?|Z)$/;
-
 /** Parses the page arguments once; errors name the offending argument. */
 function keyset(args: Omit<PageRequest, 'userId'>) {
   const size = pageSize(args.first);
   const position = decodeCursor(CURSOR_KIND, args.after, 2);
   if (!position) return { size };
   const [at, id] = position as [string, string];
-  if (!CURSOR_TIMESTAMP.test(at)) throw badUserInput('after', 'is not a cursor from this list');
-  return { size, at, id };
+  if (!isPrefixedId('ws', id)) throw badUserInput('after', 'is not a cursor from this list');
+  return { size, at: timestampPosition(at), id };
 }
 
 function connection(rows: Row[], size: number): WorkshopConnection {

@@ -33,7 +33,7 @@ export class WorkshopResolver {
   @Authorized()
   @Mutation(() => Workshop)
   createWorkshop(@Arg('input', () => CreateWorkshopInput) input: CreateWorkshopInput, @Ctx() ctx: RequestContext) {
-    return createWorkshop(ctx.em, viewerOf(ctx).id, { title: text('input.title', input.title, { max: 200 }) });
+    return createWorkshop(ctx.em, viewerOf(ctx).id, { title: text('input.title', input.title, { max: 200 }) }, ctx.services.config.limits.workshops);
   }
 }
 

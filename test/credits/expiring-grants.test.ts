@@ -137,7 +137,7 @@ describe('expiring grants', () => {
     expect(await creditProblems(server, b.userId)).toEqual([]);
   });
 
-  it('a purchase refund recovers only spendable credits, taking never-expiring ones before expiring grants', async () => {
+  it('a purchase refund takes spendable credits first, then an open hold, never-expiring ones before expiring grants', async () => {
     const { sub, userId } = await newUser('refund');
     const ledger = new Ledger(server.orm.em.fork(), { workshopCreditCost: 1 });
     const session = key('cs_test');
@@ -146,18 +146,20 @@ describe('expiring grants', () => {
     await grantExpiring(server, userId, 6, inHours(24));
     await spend(sub, 8); // 6 from the grant, 2 from the purchase
     await grantExpiring(server, userId, 5, inHours(48));
-    await reserve(server, sub, 4);
+    const hold = await reserve(server, sub, 4);
     expect(await accountOf(server, userId)).toEqual({ balance: 13, held: 4, expiring: 5 });
 
-    // 10 to reverse; spendable is 9: 8 that never expire, then 1 from the grant.
-    const refund = await ledger.purchases.reverse({ purchase: { stripePaymentIntentId: 'none' }, cumulativeCredits: 10, reason: 'x' });
+    // 10 to reverse: the 9 spendable, then 1 from the open hold; 8 never expire, the other 2 come from the grant.
+    const refund = await ledger.purchases.reverse({ purchase: { stripePaymentIntentId: 'none' }, source: { kind: 'refund', cumulativeCredits: 10 }, reason: 'x' });
     expect(refund.outcome).toBe('unknown-purchase');
     const { rows } = await server.sql.query<{ id: string }>(`select id from credit_transactions where stripe_session_id = $1`, [session]);
-    const reversed = await ledger.purchases.reverse({ purchase: { id: rows[0]!.id }, cumulativeCredits: 10, reason: 'Refunded' });
-    expect(reversed.transaction).toMatchObject({ type: 'refund', amount: -9, balanceAfter: 4 });
-    expect(reversed.transaction?.metadata).toMatchObject({ unrecoveredCredits: 1 });
-    expect(await accountOf(server, userId)).toEqual({ balance: 4, held: 4, expiring: 4 });
-    expect((await allocations(userId)).filter((a) => a.type === 'refund')).toEqual([{ type: 'refund', grant_amount: 5, amount: 1 }]);
+    const reversed = await ledger.purchases.reverse({ purchase: { id: rows[0]!.id }, source: { kind: 'refund', cumulativeCredits: 10 }, reason: 'Refunded' });
+    expect(reversed.transaction).toMatchObject({ type: 'refund', amount: -10, balanceAfter: 3 });
+    expect(reversed.transaction?.metadata).toMatchObject({ unrecoveredCredits: 0, takenFromHolds: 1 });
+    expect(await accountOf(server, userId)).toEqual({ balance: 3, held: 3, expiring: 3 });
+    const { rows: holds } = await server.sql.query('select amount, reversed_amount from reservations where id = $1', [hold.data!.reserveCredits.id]);
+    expect(holds).toEqual([{ amount: 3, reversed_amount: 1 }]);
+    expect((await allocations(userId)).filter((a) => a.type === 'refund')).toEqual([{ type: 'refund', grant_amount: 5, amount: 2 }]);
     expect(await creditProblems(server, userId)).toEqual([]);
   });
 

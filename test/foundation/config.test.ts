@@ -135,6 +135,13 @@ describe('loadConfig rejects an invalid variable with a ConfigError naming it', 
     ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }],
     ['AUTH_JWKS_URL', { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/tally' }],
     ['DATABASE_URL', { NODE_ENV: 'production', AUTH_JWT_SECRET: SECRET }],
+    ['AUTH_JWKS_URL', { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/tally', AUTH_JWKS_URL: 'http://x.clerk.accounts.dev/jwks.json', AUTH_ISSUER: 'https://x' }],
+    ['AUTH_AUTHORIZED_PARTIES', { AUTH_AUTHORIZED_PARTIES: 'app.example.com' }],
+    ['AUTH_AUTHORIZED_PARTIES', { AUTH_AUTHORIZED_PARTIES: 'https://app.example.com/path' }],
+    ['CHECKOUT_REDIRECT_ORIGINS', { CHECKOUT_REDIRECT_ORIGINS: 'https://shop.example.com/thanks' }],
+    ['DATABASE_STATEMENT_TIMEOUT_MS', { DATABASE_STATEMENT_TIMEOUT_MS: 'soon' }],
+    ['MAX_OPEN_RESERVATIONS', { MAX_OPEN_RESERVATIONS: '0' }],
+    ['METRICS_PUBLIC', { METRICS_PUBLIC: 'maybe' }],
   ])('%s from %j', (variable, env) => {
     const error = configError(env);
     expect(error.variable).toBe(variable);

@@ -36,14 +36,14 @@ describe('the reservations migration', () => {
   });
 
   it('applies over existing rows: nothing held, nothing expiring, the ledger untouched and still clean', async () => {
-    expect((await orm.migrator.up()).map((m) => m.name)).toEqual([RESERVATIONS]);
+    expect((await orm.migrator.up({ to: RESERVATIONS })).map((m) => m.name)).toEqual([RESERVATIONS]);
     expect(await tableNames(sql)).toEqual(expect.arrayContaining(NEW_TABLES));
     expect((await sql.query('select id, credit_balance, held_credits, expiring_credits from users order by id')).rows).toEqual([
       { id: 'usr_m1', credit_balance: 7, held_credits: 0, expiring_credits: 0 },
       { id: 'usr_m2', credit_balance: 0, held_credits: 0, expiring_credits: 0 },
     ]);
     expect((await sql.query('select * from credit_transactions order by posting_seq')).rows).toEqual(ledgerBefore);
-    expect(await auditLedger(orm.em.fork())).toEqual({ usersChecked: 2, driftedUserIds: [], ok: true });
+    expect(await auditLedger(orm.em.fork())).toEqual({ usersChecked: 2, driftedUserIds: [], driftedCount: 0, ok: true });
     expect(await indexNames(sql, 'credit_transactions')).toContain('credit_transactions_user_effective_index');
     expect(await constraintNames(sql, 'users')).toEqual(expect.arrayContaining(['users_held_credits_check', 'users_expiring_credits_check']));
   });
@@ -69,7 +69,7 @@ describe('the reservations migration', () => {
     expect(await columnNames(sql, 'users')).not.toContain('held_credits');
     expect((await sql.query('select * from credit_transactions order by posting_seq')).rows).toEqual(ledgerBefore);
 
-    await orm.migrator.up();
+    await orm.migrator.up({ to: RESERVATIONS });
     await sql.query(
       `insert into credit_transactions (id, user_id, type, status, amount, balance_after, description, effective_at)
        values ('ctx_m4', 'usr_m1', 'expiration', 'completed', 0, 7, 'nothing left to expire', now())`,

@@ -81,17 +81,32 @@ describe('request ids, metrics and health', () => {
     expect(text).toContain('# TYPE tally_webhook_events_total counter');
   });
 
-  it('caps the operation names it keeps as labels, so clients cannot grow the registry', async () => {
+  it('caps the operation names it keeps as labels, and gives none to requests without a token', async () => {
+    const labels = async () => {
+      const text = (await send(`${server.url}/metrics`)).text;
+      return new Set([...text.matchAll(/tally_graphql_request_duration_seconds_count\{operation_name="([^"]+)"/g)].map((m) => m[1]));
+    };
+    // Strangers naming operations at will take no label slot: they all count as `unauthenticated`.
     for (let i = 0; i < 120; i++) {
       await send(`${server.url}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: `query Stranger${i} { creditPacks { id } }` }),
+      });
+    }
+    const afterStrangers = await labels();
+    expect([...afterStrangers].some((name) => name?.startsWith('Stranger'))).toBe(false);
+    expect(afterStrangers.has('unauthenticated')).toBe(true);
+    const token = await tokenFor('user_label_filler');
+    for (let i = 0; i < 120; i++) {
+      await send(`${server.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify({ query: `query Probe${i} { creditPacks { id } }` }),
       });
     }
-    const text = (await send(`${server.url}/metrics`)).text;
-    const names = new Set([...text.matchAll(/tally_graphql_request_duration_seconds_count\{operation_name="([^"]+)"/g)].map((m) => m[1]));
-    expect(names.size).toBeLessThanOrEqual(101);
+    const names = await labels();
+    expect(names.size).toBeLessThanOrEqual(103);
     expect(names.has('other')).toBe(true);
     expect(names.has('Spend')).toBe(true);
   });

@@ -73,3 +73,20 @@ describe('NODE_ENV=production', () => {
   });
 });
 
+
+describe('/metrics in production', () => {
+  it('answers nobody without METRICS_TOKEN, unless the operator opts out with METRICS_PUBLIC=true', async () => {
+    const closed = await startTestServer({ env: { NODE_ENV: 'production' } });
+    const open = await startTestServer({ env: { NODE_ENV: 'production', METRICS_PUBLIC: 'true' } });
+    try {
+      const refused = await send(`${closed.url}/metrics`);
+      expect(refused.status).toBe(404);
+      expect(refused.text).not.toContain('tally_');
+      const served = await send(`${open.url}/metrics`);
+      expect(served.status).toBe(200);
+      expect(served.text).toContain('tally_graphql_request_duration_seconds');
+    } finally {
+      await Promise.all([closed.close(), open.close()]);
+    }
+  });
+});

@@ -185,3 +185,67 @@ describe('token verification with a JWKS endpoint and an issuer (Clerk-style)', 
     await expectRejected(jwksOnly, `Bearer ${base64url({ alg: 'none' })}.${base64url(clerkClaims(sub))}.`, sub);
   });
 });
+
+describe('token claims that bound a token: exp, aud, azp', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { AUTH_AUDIENCE: 'tally-api', AUTH_AUTHORIZED_PARTIES: 'https://app.tally.test, https://admin.tally.test' } });
+  });
+  afterAll(() => server.close());
+
+  const token = (claims: Record<string, unknown>, expires = true) => {
+    const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt();
+    return (expires ? jwt.setExpirationTime('1h') : jwt).sign(new TextEncoder().encode(TEST_JWT_SECRET));
+  };
+
+  it('accepts a token for this audience from an authorized party (the baseline)', async () => {
+    const sub = uniqueSub('aud_ok');
+    const res = await server.withAuthorization(`Bearer ${await token({ sub, aud: 'tally-api', azp: 'https://app.tally.test' })}`).execute(MeDocument);
+    expect(res.errors).toBeUndefined();
+  });
+
+  it('rejects a token without exp: it would be valid forever', async () => {
+    const sub = uniqueSub('no_exp');
+    await expectRejected(server, `Bearer ${await token({ sub, aud: 'tally-api' }, false)}`, sub);
+  });
+
+  it('rejects a token for another audience, or for none', async () => {
+    const sub = uniqueSub('aud');
+    await expectRejected(server, `Bearer ${await token({ sub, aud: 'someone-else' })}`, sub);
+    await expectRejected(server, `Bearer ${await token({ sub })}`, sub);
+  });
+
+  it('rejects a token issued to a party that is not authorized (Clerk azp); one without azp passes', async () => {
+    const sub = uniqueSub('azp');
+    await expectRejected(server, `Bearer ${await token({ sub, aud: 'tally-api', azp: 'https://evil.example' })}`, sub);
+    const backend = await server.withAuthorization(`Bearer ${await token({ sub, aud: 'tally-api' })}`).execute(MeDocument);
+    expect(backend.errors).toBeUndefined();
+  });
+});
+
+describe('admin rights follow ADMIN_USER_IDS on every request', () => {
+  it('are taken away from a subject removed from the list at the next start, and me { roles } says so', async () => {
+    const { createTestDatabase } = await import('../support/database.js');
+    const databaseUrl = await createTestDatabase();
+    const audit = '{ auditLedger { ok } me { roles } }';
+    const before = await startTestServer({ databaseUrl, env: { ADMIN_USER_IDS: 'user_was_admin' } });
+    try {
+      const res = await before.as('user_was_admin').raw({ query: audit });
+      expect(res.errors).toBeUndefined();
+      expect((res.data as { me: { roles: string[] } }).me.roles).toEqual(['admin']);
+    } finally {
+      await before.close();
+    }
+    const after = await startTestServer({ databaseUrl, env: { ADMIN_USER_IDS: 'user_someone_else' } });
+    try {
+      const res = await after.as('user_was_admin').raw({ query: audit });
+      expect(errorOf(res)?.code).toBe('FORBIDDEN');
+      const me = await after.as('user_was_admin').raw({ query: '{ me { roles } }' });
+      expect(me.data).toEqual({ me: { roles: [] } });
+      const { rows } = await after.sql.query(`select roles from users where clerk_user_id = 'user_was_admin'`);
+      expect(rows[0].roles).toEqual([]);
+    } finally {
+      await after.close();
+    }
+  });
+});

@@ -60,7 +60,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...options.env,
   });
-  const orm = await MikroORM.init(ormOptions({ clientUrl: databaseUrl, poolMax: 20, onQuery: options.onQuery }));
+  const orm = await MikroORM.init(
+    ormOptions({ clientUrl: databaseUrl, poolMax: 20, statementTimeoutMs: config.database.statementTimeoutMs, onQuery: options.onQuery }),
+  );
   const services: Services = {
     config,
     log: createLogger(config.logLevel),

@@ -62,6 +62,10 @@ export interface StripeStandIn {
   /** A refund issued in the Stripe dashboard; returns the charge as a `charge.refunded` event carries it. */
   refundInDashboard(paymentIntentId: string, amount?: number): StripeObject;
   chargeFor(paymentIntentId: string): StripeObject;
+  /** The buyer's bank disputes `amount` (default: all) of a charge; returns the dispute as `charge.dispute.created` carries it. */
+  openDispute(paymentIntentId: string, amount?: number, options?: { status?: string }): StripeObject;
+  /** The dispute is decided: returns it as `charge.dispute.closed` carries it. */
+  closeDispute(disputeId: string, outcome: 'won' | 'lost' | 'warning_closed'): StripeObject;
   close(): Promise<void>;
 }
 
@@ -116,6 +120,7 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
   const charges = new Map<string, StripeObject>();
   const chargeByIntent = new Map<string, string>();
   const refunds: StripeObject[] = [];
+  const disputes = new Map<string, StripeObject>();
   const prices = new Map<string, { unit_amount: number; currency: string }>();
   const idempotency = new Map<string, { fingerprint: string; status: number; body: StripeObject }>();
   let failures: (InjectedFailure & { remaining: number })[] = [];
@@ -247,6 +252,12 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
     const sessionPath = /^\/v1\/checkout\/sessions\/([\w-]+)$/.exec(path);
     if (method === 'GET' && sessionPath) return clone(session(sessionPath[1]!));
     if (method === 'POST' && path === '/v1/refunds') return createRefund(body);
+    const chargePath = /^\/v1\/charges\/([\w-]+)$/.exec(path);
+    if (method === 'GET' && chargePath) {
+      const found = charges.get(chargePath[1]!);
+      if (!found) throw new StripeApiError(404, 'invalid_request_error', `No such charge: '${chargePath[1]}'`, 'resource_missing', 'id');
+      return clone(found);
+    }
     throw new StripeApiError(404, 'invalid_request_error', `Unrecognized request URL (${method}: ${path}).`);
   };
 
@@ -412,6 +423,30 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
       return clone(charge);
     },
     chargeFor: (paymentIntentId) => clone(chargeFor(paymentIntentId)),
+    openDispute(paymentIntentId, amount, options = {}) {
+      const charge = chargeFor(paymentIntentId);
+      const dispute = {
+        id: id('du'),
+        object: 'dispute',
+        amount: amount ?? Number(charge.amount) - Number(charge.amount_refunded),
+        charge: charge.id,
+        payment_intent: paymentIntentId,
+        currency: charge.currency,
+        reason: 'fraudulent',
+        status: options.status ?? 'needs_response',
+        created: now(),
+        livemode: false,
+      };
+      disputes.set(dispute.id, dispute);
+      charge.disputed = true;
+      return clone(dispute);
+    },
+    closeDispute(disputeId, outcome) {
+      const dispute = disputes.get(disputeId);
+      if (!dispute) throw new Error(`no dispute ${disputeId}`);
+      dispute.status = outcome;
+      return clone(dispute);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

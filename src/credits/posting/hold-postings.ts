@@ -20,10 +20,19 @@ export interface Hold {
 
 const holdParams = (hold: Hold) => ({ id: prefixedId('rsv'), ...hold });
 
-/** A hold in one statement, when the user has no expiring credits and enough spendable; undefined otherwise. */
-export async function holdFast(em: EntityManager, hold: Hold): Promise<Reservation | undefined> {
-  const [row] = await queryRows(em, HOLD.text, HOLD.bind(holdParams(hold)));
+/**
+ * A hold in one statement, when the user has no expiring credits, enough spendable and fewer than `maxOpen` open
+ * holds; undefined otherwise.
+ */
+export async function holdFast(em: EntityManager, hold: Hold, maxOpen: number): Promise<Reservation | undefined> {
+  const [row] = await queryRows(em, HOLD.text, HOLD.bind({ ...holdParams(hold), maxOpen }));
   return row ? toReservation(row) : undefined;
+}
+
+/** How many HELD reservations the user has (exact under their row lock). */
+export async function openHolds(em: EntityManager, userId: string): Promise<number> {
+  const [row] = await em.execute<{ n: number }[]>(`select count(*)::int as n from reservations where user_id = ? and status = 'held'`, [userId]);
+  return row?.n ?? 0;
 }
 
 /** A hold under the user's lock, the checks done by the caller; `account` follows what it holds. */

@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { idempotencyConflict, notFound } from '../../core/errors.js';
+import { badUserInput, idempotencyConflict, notFound } from '../../core/errors.js';
 import { prefixedId } from '../../core/ids.js';
 import { queryRows } from '../../database/native-query.js';
-import { isUniqueViolation } from '../../database/pg-errors.js';
+import { isOutOfRange, isUniqueViolation } from '../../database/pg-errors.js';
 import type { Row } from '../../database/rows.js';
 import { toCreditTransaction, type CreditTransaction, type LedgerMetadata } from '../credit-transaction.model.js';
 import { CreditTransactionType } from '../credit-transaction.enums.js';
@@ -60,7 +60,11 @@ export interface LedgerOptions {
   requestId?: string;
   /** The clock that decides when holds and grants have lapsed. */
   now?: () => Date;
+  /** At most this many HELD reservations per user (MAX_OPEN_RESERVATIONS; default 1,000). */
+  maxOpenReservations?: number;
 }
+
+export const DEFAULT_MAX_OPEN_RESERVATIONS = 1_000;
 
 /** A row to append, with the signed change it makes to the balance. */
 export interface Posting {
@@ -135,15 +139,14 @@ export class Postings {
 
   /** The fast path: one statement, or undefined when it does not apply (nothing was written then). */
   async post(em: EntityManager, posting: Posting): Promise<CreditTransaction | undefined> {
-    const [row] = await queryRows(em, POST.text, POST.bind(this.rowParams(posting)));
+    const [row] = await queryRows(em, POST.text, POST.bind(this.rowParams(posting))).catch(balanceOverflow);
     return row ? toCreditTransaction(row) : undefined;
   }
 
   async postLocked(em: EntityManager, posting: Posting, expiringDelta: number): Promise<CreditTransaction> {
-    const [row] = await em.execute<Row[]>(
-      POST_LOCKED.text,
-      POST_LOCKED.bind({ ...this.rowParams(posting), heldDelta: posting.heldDelta ?? 0, expiringDelta }),
-    );
+    const [row] = await em
+      .execute<Row[]>(POST_LOCKED.text, POST_LOCKED.bind({ ...this.rowParams(posting), heldDelta: posting.heldDelta ?? 0, expiringDelta }))
+      .catch(balanceOverflow);
     if (!row) throw notFound('User', posting.userId);
     return toCreditTransaction(row);
   }
@@ -293,6 +296,14 @@ export class Postings {
     return JSON.stringify(requestId ? { ...metadata, requestId } : metadata);
   }
 }
+
+/** A balance is a PostgreSQL integer: a credit that would take it past the largest one is refused, not wrapped. */
+function balanceOverflow(error: unknown): never {
+  if (isOutOfRange(error)) throw badUserInput('amount', `would take the balance past ${MAX_BALANCE.toLocaleString('en-US')} credits`);
+  throw error;
+}
+
+export const MAX_BALANCE = 2_147_483_647;
 
 export function toAccount(row: Row): Account {
   return {

@@ -37,10 +37,21 @@ export async function recordPendingPurchase(postings: Postings, em: EntityManage
 }
 
 /** PENDING -> COMPLETED with the purchase's credits added, in one statement. The caller holds the row's lock. */
-export async function completePurchase(em: EntityManager, purchase: CreditTransaction, paymentIntentId: string | null): Promise<CreditTransaction> {
+export async function completePurchase(
+  em: EntityManager,
+  purchase: CreditTransaction,
+  paymentIntentId: string | null,
+  payment: { amountPaid: number; currency: string | null } | null,
+): Promise<CreditTransaction> {
   const [row] = await em.execute<Row[]>(
     COMPLETE_PURCHASE.text,
-    COMPLETE_PURCHASE.bind({ purchaseId: purchase.id, userId: purchase.userId, amount: purchase.amount, paymentIntentId }),
+    COMPLETE_PURCHASE.bind({
+      purchaseId: purchase.id,
+      userId: purchase.userId,
+      amount: purchase.amount,
+      paymentIntentId,
+      payment: payment ? JSON.stringify(payment) : null,
+    }),
   );
   if (!row) throw new Error(`purchase ${purchase.id} was not PENDING when completed`);
   return toCreditTransaction(row);

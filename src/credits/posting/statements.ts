@@ -84,6 +84,7 @@ select coalesce(sum(amount), 0)::int as credits, count(*)::int as holds from lap
 
 /** The hold itself: held_credits grows (under `condition`) and the reservation row is written, in one statement. */
 interface HoldParams {
+  maxOpen: number;
   id: string;
   userId: string;
   amount: number;
@@ -106,8 +107,13 @@ select :id, held.id, :amount, 'held', :feature, :idempotencyKey, :requestHash, :
 returning *`;
 
 /** Fast path of a hold: no expiring credits to expire first, and enough spendable balance. */
-export const HOLD = namedStatement<HoldParams>(holdSql(' and expiring_credits = 0 and credit_balance - held_credits >= :amount'));
-export const HOLD_LOCKED = namedStatement<HoldParams>(holdSql(''));
+export const HOLD = namedStatement<HoldParams>(
+  holdSql(
+    ` and expiring_credits = 0 and credit_balance - held_credits >= :amount
+    and (select count(*) from reservations where user_id = :userId and status = 'held') < :maxOpen`,
+  ),
+);
+export const HOLD_LOCKED = namedStatement<Omit<HoldParams, 'maxOpen'>>(holdSql(''));
 
 /** A capture's bookkeeping, once its CONSUMPTION row is posted (the posting freed the hold from held_credits). */
 export const MARK_CAPTURED = namedStatement<{ reservationId: string; amount: number; transactionId: string }>(
@@ -125,6 +131,15 @@ with released as (
 update users u set held_credits = u.held_credits - released.amount, updated_at = now()
 from released where u.id = released.user_id
 returning u.held_credits`);
+
+/**
+ * What a refund or dispute takes from open holds, newest first: each hold shrinks by its `take` and records it in
+ * reversed_amount. The posting that goes with it frees the same total from held_credits (its heldDelta).
+ */
+export const SHRINK_HOLDS = namedStatement<{ takes: string }>(`
+update reservations r set amount = r.amount - t.take, reversed_amount = r.reversed_amount + t.take
+from json_to_recordset(:takes::json) as t(id text, take int)
+where r.id = t.id and r.status = 'held'`);
 
 /**
  * A purchase that has not taken effect: it records the Checkout Session and leaves the balance alone. A session
@@ -149,7 +164,14 @@ export const RECORD_PENDING_PURCHASE = namedStatement<{
  * the balance that resulted, its place in posting order and the payment intent. Both happen only while the row is
  * still PENDING (the caller holds its lock).
  */
-export const COMPLETE_PURCHASE = namedStatement<{ purchaseId: string; userId: string; amount: number; paymentIntentId: string | null }>(`
+export const COMPLETE_PURCHASE = namedStatement<{
+  purchaseId: string;
+  userId: string;
+  amount: number;
+  paymentIntentId: string | null;
+  /** What Stripe charged (JSON: {"amountPaid": cents, "currency": ...}), kept to size later disputes; or null. */
+  payment: string | null;
+}>(`
 with moved as (
   update users set credit_balance = credit_balance + :amount, updated_at = now()
   where id = :userId and exists (select 1 from credit_transactions where id = :purchaseId and status = 'pending')
@@ -157,7 +179,8 @@ with moved as (
 )
 update credit_transactions t set status = 'completed', balance_after = moved.credit_balance, effective_at = clock_timestamp(),
   posting_seq = nextval('credit_transactions_posting_seq'),
-  stripe_payment_intent_id = coalesce(:paymentIntentId, t.stripe_payment_intent_id)
+  stripe_payment_intent_id = coalesce(:paymentIntentId, t.stripe_payment_intent_id),
+  metadata = case when :payment::jsonb is null then t.metadata else coalesce(t.metadata, '{}'::jsonb) || :payment::jsonb end
 from moved where t.id = :purchaseId
 returning t.*`);
 

@@ -1,0 +1,110 @@
+import http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type pg from 'pg';
+import { errorOf } from '../support/errors.js';
+import { balanceOf, grantAsAdmin, ledgerRows } from '../support/ledger.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
+import { tokenFor } from '../support/tokens.js';
+
+const CONSUME = 'mutation($input: ConsumeCreditsInput!) { consumeCredits(input: $input) { id } }';
+
+/** Takes the user's row lock in a transaction of the test's own, as a long request or a stuck job would. */
+async function lockUserRow(sql: pg.Pool, userId: string) {
+  const client = await sql.connect();
+  await client.query('begin');
+  await client.query('select id from users where id = $1 for update', [userId]);
+  return {
+    async release() {
+      await client.query('commit');
+      client.release();
+    },
+  };
+}
+
+/** Statements of the server waiting on a lock, by their text. */
+async function waitingStatements(sql: pg.Pool, like: string): Promise<number> {
+  const { rows } = await sql.query<{ n: number }>(
+    `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like $1`,
+    [like],
+  );
+  return rows[0]!.n;
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe('statement_timeout: no statement runs away', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { ADMIN_USER_IDS: ADMIN_SUB, DATABASE_STATEMENT_TIMEOUT_MS: '400' } });
+  });
+  afterAll(() => server.close());
+
+  it('stops a statement stuck behind a lock after the timeout: SERVICE_UNAVAILABLE, nothing written', async () => {
+    const sub = uniqueSub('timeout');
+    const userId = await userIdOf(server, sub);
+    await grantAsAdmin(server, userId, 5);
+    const lock = await lockUserRow(server.sql, userId);
+    try {
+      const started = Date.now();
+      const res = await server.as(sub).raw({ query: CONSUME, variables: { input: { amount: 1, feature: 'stuck', idempotencyKey: 'stuck-1' } } });
+      expect(errorOf(res)?.code).toBe('SERVICE_UNAVAILABLE');
+      // Answered at the timeout, not when the lock went away (it is still held here).
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await lock.release();
+    }
+    expect((await ledgerRows(server, userId)).filter((row) => row.idempotency_key === 'stuck-1')).toEqual([]);
+    expect(await balanceOf(server, userId)).toBe(5);
+  });
+});
+
+describe('a client that goes away', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { ADMIN_USER_IDS: ADMIN_SUB, DATABASE_STATEMENT_TIMEOUT_MS: '60000' } });
+  });
+  afterAll(() => server.close());
+
+  /** Sends `query` and returns a function that hangs up. */
+  async function sendAndHangUpLater(sub: string, query: string, variables: Record<string, unknown>) {
+    const body = JSON.stringify({ query, variables });
+    const request = http.request(`${server.url}/graphql`, {
+      method: 'POST',
+      agent: false,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${await tokenFor(sub)}` },
+    });
+    request.on('error', () => undefined);
+    request.end(body);
+    return () => request.destroy();
+  }
+
+  it.each([
+    ['the hot path (a consumption)', CONSUME, { input: { amount: 1, feature: 'gone', idempotencyKey: 'gone-1' } }, '%update users set credit_balance%'],
+    ['a statement through the ORM (onboarding)', 'mutation { completeOnboarding { id } }', {}, '%update users set onboarding_complete%'],
+  ])('has its running statement cancelled when it hangs up: %s', async (_label, query, variables, statement) => {
+    const sub = uniqueSub('gone');
+    const userId = await userIdOf(server, sub);
+    await grantAsAdmin(server, userId, 5);
+    const lock = await lockUserRow(server.sql, userId);
+    try {
+      const hangUp = await sendAndHangUpLater(sub, query, variables);
+      await until(async () => (await waitingStatements(server.sql, statement)) === 1);
+      hangUp();
+      // The statement stops waiting while the lock is still held: it was cancelled, not left to run.
+      await until(async () => (await waitingStatements(server.sql, statement)) === 0);
+    } finally {
+      await lock.release();
+    }
+    expect((await ledgerRows(server, userId)).filter((row) => row.idempotency_key === 'gone-1')).toEqual([]);
+    expect(await balanceOf(server, userId)).toBe(5);
+    const { rows } = await server.sql.query('select onboarding_complete from users where id = $1', [userId]);
+    expect(rows[0].onboarding_complete).toBe(false);
+  });
+});
