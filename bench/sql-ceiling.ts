@@ -40,7 +40,8 @@ export function consumeStatements(format: FormatQuery): ConsumeStatements {
         POST.text,
         POST.bind({
           id: prefixedId('ctx'),
-          userId,
+          accountId: userId,
+          actorId: userId,
           type: CreditTransactionType.CONSUMPTION,
           amount: -amount,
           description: `Used ${amount} credit on ${feature}`,

@@ -3,6 +3,7 @@ import { Migration20261101000000_app } from './Migration20261101000000_app.js';
 import { Migration20261115000000_billing } from './Migration20261115000000_billing.js';
 import { Migration20261124000000_reservations } from './Migration20261124000000_reservations.js';
 import { Migration20261202000000_hardening } from './Migration20261202000000_hardening.js';
+import { Migration20261203000000_accounts } from './Migration20261203000000_accounts.js';
 
 /** Every migration, in order. Listed explicitly so the compiled server never scans the file system for them. */
 export const migrationsList: MigrationObject[] = [
@@ -10,4 +11,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261115000000_billing', class: Migration20261115000000_billing },
   { name: 'Migration20261124000000_reservations', class: Migration20261124000000_reservations },
   { name: 'Migration20261202000000_hardening', class: Migration20261202000000_hardening },
+  { name: 'Migration20261203000000_accounts', class: Migration20261203000000_accounts },
 ];

@@ -2,7 +2,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Seeder } from '@mikro-orm/seeder';
 import { isDomainError } from '../src/core/errors.js';
 import { Ledger } from '../src/credits/ledger.js';
-import { SEED_PACKS, SEED_USERS, WORKSHOP_COUNT, type DemoUser } from './demo-data.js';
+import { memberSpender, personalSpender } from '../src/credits/spender.js';
+import { SEED_ORGANIZATION, SEED_PACKS, SEED_USERS, WORKSHOP_COUNT, type DemoUser } from './demo-data.js';
 
 /**
  * Development data. Idempotent: rows have fixed ids and every ledger change goes through the ledger with a fixed
@@ -25,15 +26,16 @@ export class DatabaseSeeder extends Seeder {
     for (const demo of Object.values(u)) await insertUser(em, demo);
 
     const grant = (who: DemoUser, amount: number, key: string, reason = 'Welcome credits') =>
-      ledger.grant({ userId: who.id, amount, reason, idempotencyKey: `seed:${key}` });
+      ledger.grant({ accountId: who.id, amount, reason, idempotencyKey: `seed:${key}` });
     const consume = (who: DemoUser, amount: number, feature: string, key: string, workshopId?: string) =>
-      ledger.consume(who.id, { amount, feature, idempotencyKey: `seed:${key}`, workshopId });
-    const purchase = async (who: DemoUser, packIndex: number, session: string, outcome: 'paid' | 'pending' | 'failed') => {
+      ledger.consume(personalSpender(who.id), { amount, feature, idempotencyKey: `seed:${key}`, workshopId });
+    const purchase = async (who: DemoUser, packIndex: number, session: string, outcome: 'paid' | 'pending' | 'failed', accountId = who.id) => {
       const pack = SEED_PACKS[packIndex]!;
       const existing = await em.execute('select 1 from credit_transactions where stripe_session_id = ?', [session]);
       if (existing.length === 0) {
         await ledger.purchases.recordPending({
-          userId: who.id,
+          accountId,
+          actorId: who.id,
           credits: pack.credits,
           description: `${pack.name} (${pack.credits} credits)`,
           stripeSessionId: session,
@@ -80,20 +82,43 @@ export class DatabaseSeeder extends Seeder {
     // Reservations and expiring credits: a promotional grant that expires (spent first), one hold still open, one
     // captured for less than it held, one released. Replays on a second run return each as it stands by then.
     await grant(u.holds, 50, 'holds-welcome');
-    await ledger.grant({ userId: u.holds.id, amount: 20, reason: 'Promotional credits', idempotencyKey: 'seed:holds-promo', expiresAt: PROMO_EXPIRES_AT });
+    await ledger.grant({ accountId: u.holds.id, amount: 20, reason: 'Promotional credits', idempotencyKey: 'seed:holds-promo', expiresAt: PROMO_EXPIRES_AT });
     await consume(u.holds, 5, 'chat', 'holds-chat');
     const reserve = (amount: number, feature: string, key: string) =>
-      ledger.reservations.reserve(u.holds.id, { amount, feature, idempotencyKey: `seed:${key}`, ttlSeconds: HOLD_TTL_SECONDS });
+      ledger.reservations.reserve(personalSpender(u.holds.id), { amount, feature, idempotencyKey: `seed:${key}`, ttlSeconds: HOLD_TTL_SECONDS });
     await reserve(10, 'video.render', 'holds-open');
     const captured = await reserve(6, 'image.render', 'holds-captured');
-    await ledger.reservations.capture(u.holds.id, captured.id, 4);
+    await ledger.reservations.capture({ userId: u.holds.id }, captured.id, 4);
     const released = await reserve(3, 'chat', 'holds-released');
-    await ledger.reservations.release(u.holds.id, released.id);
+    await ledger.reservations.release({ userId: u.holds.id }, released.id);
 
     await purchase(u.purchases, 0, 'cs_seed_pending_1', 'pending');
     await purchase(u.purchases, 1, 'cs_seed_failed_1', 'failed');
 
     await grant(u.admin, 100, 'admin-welcome');
+
+    // A team wallet: the demo user owns it, with an admin and two members (one held to 30 credits a month). The
+    // owner bought credits for it, Tally granted some, members spent from it, and one member holds an open hold.
+    const org = SEED_ORGANIZATION;
+    await insertOrganization(em, org.id, org.name, [
+      [u.demo, 'owner', null],
+      [u.orgAdmin, 'admin', null],
+      [u.orgMember, 'member', 30],
+      [u.orgMember2, 'member', null],
+    ]);
+    await purchase(u.demo, 2, 'cs_seed_org_1', 'paid', org.id);
+    await ledger.grant({ accountId: org.id, amount: 50, reason: 'Team onboarding credits', idempotencyKey: 'seed:org-welcome' });
+    const spendForTeam = (who: DemoUser, amount: number, feature: string, key: string) =>
+      ledger.consume(memberSpender(org.id, who.id), { amount, feature, idempotencyKey: `seed:${key}` });
+    await spendForTeam(u.orgMember, 5, 'chat', 'org-chat-1');
+    await spendForTeam(u.orgMember2, 3, 'image.render', 'org-image-1');
+    await spendForTeam(u.demo, 2, 'document_generation', 'org-doc-1');
+    await ledger.reservations.reserve(memberSpender(org.id, u.orgMember2.id), {
+      amount: 4,
+      feature: 'llm.run',
+      idempotencyKey: 'seed:org-hold',
+      ttlSeconds: HOLD_TTL_SECONDS,
+    });
     // Soft deletion keeps the ledger: the user had credits before leaving.
     await grant(u.deleted, 7, 'deleted-welcome').catch(ignoreDeleted);
     await em.execute('update users set deleted_at = ? where id = ? and deleted_at is null', [new Date('2026-11-10T09:00:00Z'), u.deleted.id]);
@@ -113,6 +138,8 @@ const ignoreDeleted = (error: unknown) => {
 const workshopId = (demo: DemoUser, n: number) => `ws_seed${demo.clerkUserId.slice(5)}${String(n).padStart(3, '0')}`;
 
 async function insertUser(em: EntityManager, demo: DemoUser) {
+  // The personal account first: a user's id is their account's.
+  await em.execute(`insert into accounts (id, kind) values (?, 'personal') on conflict (id) do nothing`, [demo.id]);
   await em.execute(
     `insert into users (id, clerk_user_id, email, first_name, last_name, company, roles, onboarding_complete,
        onboarding_completed_at, deleted_at)
@@ -136,9 +163,21 @@ async function insertWorkshops(em: EntityManager, owner: DemoUser, count: number
   const statuses = ['draft', 'active', 'paused', 'completed'];
   for (let n = 1; n <= count; n++) {
     await em.execute(
-      `insert into workshops (id, user_id, title, status, created_at, updated_at)
-       values (?, ?, ?, ?, ?, ?) on conflict (id) do nothing`,
-      [workshopId(owner, n), owner.id, `Workshop ${n}`, statuses[n % 4], new Date(Date.UTC(2026, 9, 1, 9, n)), new Date(Date.UTC(2026, 9, 1, 9, n))],
+      `insert into workshops (id, user_id, account_id, title, status, created_at, updated_at)
+       values (?, ?, ?, ?, ?, ?, ?) on conflict (id) do nothing`,
+      [workshopId(owner, n), owner.id, owner.id, `Workshop ${n}`, statuses[n % 4], new Date(Date.UTC(2026, 9, 1, 9, n)), new Date(Date.UTC(2026, 9, 1, 9, n))],
+    );
+  }
+}
+
+async function insertOrganization(em: EntityManager, id: string, name: string, members: [DemoUser, string, number | null][]) {
+  await em.execute(`insert into accounts (id, kind) values (?, 'organization') on conflict (id) do nothing`, [id]);
+  await em.execute('insert into organizations (id, name) values (?, ?) on conflict (id) do nothing', [id, name]);
+  for (const [who, role, limit] of members) {
+    await em.execute(
+      `insert into organization_members (organization_id, user_id, role, monthly_spend_limit) values (?, ?, ?, ?)
+       on conflict (organization_id, user_id) do nothing`,
+      [id, who.id, role, limit],
     );
   }
 }

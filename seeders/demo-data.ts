@@ -37,7 +37,13 @@ export const SEED_USERS = {
   holds: user('holds', 'Hal', { company: 'Metered Inc' }),
   deleted: user('deleted', 'Dee', { deleted: true }),
   admin: user('admin', 'Ada', { roles: ['admin'] }),
+  orgAdmin: user('orgadmin', 'Omar', { company: 'Acme Robotics' }),
+  orgMember: user('orgmember', 'Mia', { company: 'Acme Robotics' }),
+  orgMember2: user('orgmember2', 'Max', { company: 'Acme Robotics' }),
 } satisfies Record<string, DemoUser>;
+
+/** The demo team: owned by the demo user, with an admin and two members. */
+export const SEED_ORGANIZATION = { id: 'org_seedacme', name: 'Acme Robotics' };
 
 export const SEED_PACKS = [
   { id: 'pack_single', name: 'Single credit', credits: 1, priceCents: 200, currency: 'usd' },

@@ -7,12 +7,18 @@ import { CreditGrantEntity } from './credits/credit-grant.entity.js';
 import { CreditTransactionEntity } from './credits/credit-transaction.entity.js';
 import { ReservationEntity } from './credits/reservation.entity.js';
 import { baseOrmOptions, type OrmOptionsInput } from './database/orm-options.js';
+import { AccountEntity } from './accounts/account.entity.js';
+import { OrganizationMemberEntity } from './organizations/organization-member.entity.js';
+import { OrganizationEntity } from './organizations/organization.entity.js';
 import { UserEntity } from './users/user.entity.js';
 import { WorkshopEntity } from './workshops/workshop.entity.js';
 
 /** Every table, as its feature declares it: the schema's source for migrations and the drift test. */
 export const entities = [
+  AccountEntity,
   UserEntity,
+  OrganizationEntity,
+  OrganizationMemberEntity,
   WorkshopEntity,
   CreditTransactionEntity,
   CreditPackEntity,

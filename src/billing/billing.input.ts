@@ -10,6 +10,9 @@ export class CreateCheckoutSessionInput {
 
   @Field(() => String, { nullable: true, description: 'Where Stripe sends the buyer on cancel; default from APP_URL.' })
   cancelUrl?: string | null;
+
+  @Field(() => ID, { nullable: true, description: "Buy for this organization's wallet (its OWNER or ADMIN only). Omitted: the viewer's own." })
+  organizationId?: string | null;
 }
 
 @InputType()

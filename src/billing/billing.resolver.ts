@@ -2,6 +2,7 @@ import { Arg, Authorized, Ctx, Mutation, Resolver } from 'type-graphql';
 import { ADMIN_ROLE, perRequest, viewerOf, type RequestContext } from '../core/context.js';
 import { idOf, text } from '../core/validation.js';
 import { CreditTransaction } from '../credits/credit-transaction.model.js';
+import { managedAccount } from '../credits/account-access.js';
 import { ledgerOf } from '../credits/ledger-of.js';
 import { CreateCheckoutSessionInput, RefundCreditsInput } from './billing.input.js';
 import { createCheckoutSession } from './checkout.js';
@@ -14,8 +15,9 @@ export class BillingResolver {
   @Mutation(() => CheckoutSession, {
     description: 'Starts buying a credit pack through Stripe Checkout; the balance changes when Stripe confirms payment.',
   })
-  createCheckoutSession(@Arg('input', () => CreateCheckoutSessionInput) input: CreateCheckoutSessionInput, @Ctx() ctx: RequestContext) {
+  async createCheckoutSession(@Arg('input', () => CreateCheckoutSessionInput) input: CreateCheckoutSessionInput, @Ctx() ctx: RequestContext) {
     const { config, stripe } = ctx.services;
+    const accountId = await managedAccount(ctx, input.organizationId);
     return createCheckoutSession(
       {
         em: ctx.em,
@@ -27,7 +29,7 @@ export class BillingResolver {
         requestId: ctx.requestId,
       },
       viewerOf(ctx).id,
-      { packId: text('input.packId', input.packId, { max: 100 }), successUrl: input.successUrl, cancelUrl: input.cancelUrl },
+      { packId: text('input.packId', input.packId, { max: 100 }), accountId, successUrl: input.successUrl, cancelUrl: input.cancelUrl },
     );
   }
 

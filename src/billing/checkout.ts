@@ -26,6 +26,8 @@ export interface CheckoutDeps {
 
 export interface CheckoutRequest {
   packId: string;
+  /** The account credited: the buyer's own, or an organization they manage. */
+  accountId: string;
   successUrl?: string | null;
   cancelUrl?: string | null;
 }
@@ -58,11 +60,12 @@ function lineItem(pack: CreditPack): Stripe.Checkout.SessionCreateParams.LineIte
 }
 
 /**
- * Starts a purchase: the Stripe customer (created once), a Checkout Session in payment mode, then the PENDING row.
+ * Starts a purchase for an account: its Stripe customer (created once), a Checkout Session in payment mode, then the
+ * PENDING row.
  * The row is written only after Stripe answered, so a Stripe failure leaves nothing behind; a session whose row is
  * never written (we crashed in between) is still credited by the webhook from its metadata.
  */
-export async function createCheckoutSession(deps: CheckoutDeps, userId: string, request: CheckoutRequest): Promise<CheckoutSession> {
+export async function createCheckoutSession(deps: CheckoutDeps, buyerId: string, request: CheckoutRequest): Promise<CheckoutSession> {
   const { stripe, em, ledger, log } = deps;
   if (!stripe) throw billingNotConfigured();
   const successUrl = redirectUrl('input.successUrl', request.successUrl, `${deps.appUrl}/billing/success?session_id={CHECKOUT_SESSION_ID}`, deps.redirectOrigins);
@@ -72,21 +75,23 @@ export async function createCheckoutSession(deps: CheckoutDeps, userId: string, 
 
   let session: Stripe.Checkout.Session;
   try {
-    const customer = await stripeCustomerFor(stripe, em, userId);
-    const metadata = { userId, packId: pack.id };
+    const { accountId } = request;
+    const customer = await stripeCustomerFor(stripe, em, accountId);
+    // A session made outside the API (a script, the dashboard) is credited from accountId and packId like this one.
+    const metadata = { accountId, packId: pack.id, ...(accountId === buyerId ? { userId: buyerId } : { organizationId: accountId, buyerId }) };
     const fingerprint = createHash('sha256').update(JSON.stringify([deps.requestId, pack.id, successUrl, cancelUrl])).digest('base64url');
     session = await stripe.checkout.sessions.create(
       {
         mode: 'payment',
         customer,
-        client_reference_id: userId,
+        client_reference_id: accountId,
         line_items: [lineItem(pack)],
         success_url: successUrl,
         cancel_url: cancelUrl,
         metadata,
         payment_intent_data: { metadata },
       },
-      { idempotencyKey: `tally-checkout-${userId}-${fingerprint.slice(0, 32)}` },
+      { idempotencyKey: `tally-checkout-${accountId}-${fingerprint.slice(0, 32)}` },
     );
   } catch (error) {
     throw stripeFailure(log, 'create the Checkout Session', error);
@@ -97,7 +102,8 @@ export async function createCheckoutSession(deps: CheckoutDeps, userId: string, 
   }
 
   const transaction = await ledger.purchases.recordPending({
-    userId,
+    accountId: request.accountId,
+    actorId: buyerId,
     credits: pack.credits,
     description: purchaseDescription(pack),
     stripeSessionId: session.id,

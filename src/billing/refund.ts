@@ -50,6 +50,7 @@ export async function refundPurchase(deps: RefundDeps, request: RefundRequest): 
   const result = await ledger.purchases.reverse({
     purchase: { id: purchase.id },
     source: { kind: 'refund', cumulativeCredits: purchase.amount },
+    actorId: request.refundedBy,
     reason: request.reason,
     metadata: { refundedBy: request.refundedBy, ...(stripeRefundId ? { stripeRefundId } : {}) },
   });

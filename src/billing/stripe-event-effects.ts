@@ -75,15 +75,20 @@ async function creditSession(session: Stripe.Checkout.Session, deps: EventDeps):
   const payment = typeof session.amount_total === 'number' ? { amountPaid: session.amount_total, currency: session.currency ?? null } : null;
   let result = await deps.ledger.purchases.complete(sessionId, paymentIntentId, payment);
   if (result.outcome === 'unknown-session') {
-    const userId = session.metadata?.userId;
+    // Sessions made outside the API name their account: accountId (either kind), or organizationId, or userId.
+    const accountId = session.metadata?.accountId ?? session.metadata?.organizationId ?? session.metadata?.userId;
     const packId = session.metadata?.packId;
-    if (!userId || !packId) return rejected('unknown-session', `session ${sessionId} has no PENDING row and no userId/packId metadata`);
-    const users = await deps.em.execute<{ id: string }[]>('select id from users where id = ? and deleted_at is null', [userId]);
-    if (users.length === 0) return rejected('unknown-user', `session ${sessionId} names user ${userId}, who does not exist`);
+    if (!accountId || !packId) return rejected('unknown-session', `session ${sessionId} has no PENDING row and no accountId (or userId)/packId metadata`);
+    const accounts = await deps.em.execute<{ id: string }[]>(
+      'select a.id from accounts a left join users u on u.id = a.id where a.id = ? and u.deleted_at is null',
+      [accountId],
+    );
+    if (accounts.length === 0) return rejected('unknown-account', `session ${sessionId} names account ${accountId}, which does not exist`);
     const pack = await findPack(deps.em, packId);
     if (!pack) return rejected('unknown-pack', `session ${sessionId} names pack ${packId}, which does not exist`);
     result = await deps.ledger.purchases.completeUnrecorded({
-      userId,
+      accountId,
+      actorId: null,
       credits: pack.credits,
       description: purchaseDescription(pack),
       stripeSessionId: sessionId,

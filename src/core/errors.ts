@@ -80,6 +80,14 @@ export const billingNotConfigured = () => new DomainError(ErrorCode.BILLING_NOT_
 export const paymentProviderError = (action: string) =>
   new DomainError(ErrorCode.PAYMENT_PROVIDER_ERROR, `The payment provider could not ${action}; try again later`);
 
+/** A member of an organization would go past their monthly spend limit (holds open count as spent). */
+export const spendLimitExceeded = (details: { limit: number; spent: number; held: number; required: number }) =>
+  new DomainError(
+    ErrorCode.SPEND_LIMIT_EXCEEDED,
+    `This would go past your monthly spend limit of ${details.limit.toLocaleString('en-US')} credits in this organization (${details.spent.toLocaleString('en-US')} spent, ${details.held.toLocaleString('en-US')} held this month)`,
+    details,
+  );
+
 /** A per-account cap on something a client can pile up for free (open reservations, workshops). */
 export const limitExceeded = (resource: string, limit: number) =>
   new DomainError(ErrorCode.LIMIT_EXCEEDED, `At most ${limit.toLocaleString('en-US')} ${resource} are allowed`, { resource, limit });

@@ -1,7 +1,7 @@
 import { createHash, randomFillSync, randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
 
-export type IdPrefix = 'usr' | 'ws' | 'ctx' | 'pack' | 'rsv';
+export type IdPrefix = 'usr' | 'org' | 'ws' | 'ctx' | 'pack' | 'rsv' | 'plan' | 'we' | 'evt' | 'msg' | 'ar';
 
 /**
  * CUID2 (https://github.com/paralleldrive/cuid2), the same construction as the reference library: a random letter,

@@ -12,7 +12,7 @@ export interface AllowanceSettings {
 export interface AllowancePeriod {
   /** `YYYY-MM` of the UTC calendar month. */
   period: string;
-  /** The GRANT row's idempotency key, which makes the grant exactly-once per user and period. */
+  /** The GRANT row's idempotency key, which makes the grant exactly-once per account and period. */
   key: string;
   previousKey: string;
   start: Date;
@@ -39,11 +39,12 @@ export function allowancePeriod(now: Date): AllowancePeriod {
   };
 }
 
-const DUE_USERS_SQL = `
-select u.id from users u
-where u.plan_tier = ? and u.deleted_at is null and u.id > ?
-  and not exists (select 1 from credit_transactions t where t.user_id = u.id and t.idempotency_key = ?)
-order by u.id limit ?`;
+/** Accounts (users' and organizations') on a tier that lack this period's allowance, after `after` in id order. */
+const DUE_ACCOUNTS_SQL = `
+select a.id from accounts a left join users u on u.id = a.id
+where a.plan_tier = ? and u.deleted_at is null and a.id > ?
+  and not exists (select 1 from credit_transactions t where t.account_id = a.id and t.idempotency_key = ?)
+order by a.id limit ?`;
 
 const BATCH = 500;
 
@@ -55,9 +56,10 @@ export interface AllowanceSummary {
 }
 
 /**
- * Grants this period's allowance (an expiring grant that lapses at the period's end) to every user of a tier that
- * has one and lacks it. Several instances may run this at once: the GRANT's idempotency key `allowance:YYYY-MM` and
- * the unique (user_id, idempotency_key) constraint make it exactly-once per user and period (see Ledger.grantAllowance).
+ * Grants this period's allowance (an expiring grant that lapses at the period's end) to every account (a user's or an
+ * organization's) of a tier that has one and lacks it. Several instances may run this at once: the GRANT's
+ * idempotency key `allowance:YYYY-MM` and the unique (account_id, idempotency_key) constraint make it exactly-once
+ * per account and period (see Ledger.grantAllowance).
  */
 export async function grantAllowances(em: EntityManager, now: Date, settings: AllowanceSettings): Promise<AllowanceSummary> {
   const period = allowancePeriod(now);
@@ -67,17 +69,17 @@ export async function grantAllowances(em: EntityManager, now: Date, settings: Al
     if (amount <= 0) continue;
     let after = '';
     for (;;) {
-      const users = await em.execute<{ id: string }[]>(DUE_USERS_SQL, [tier, after, period.key, BATCH]);
-      for (const { id } of users) {
+      const accounts = await em.execute<{ id: string }[]>(DUE_ACCOUNTS_SQL, [tier, after, period.key, BATCH]);
+      for (const { id } of accounts) {
         const outcome = await ledger.grantAllowance(
-          { userId: id, tier, period: period.period, key: period.key, previousKey: period.previousKey, amount, rolloverCap: settings.rolloverCap, expiresAt: period.end },
+          { accountId: id, tier, period: period.period, key: period.key, previousKey: period.previousKey, amount, rolloverCap: settings.rolloverCap, expiresAt: period.end },
           now,
         );
         if (outcome === 'granted') summary.granted += 1;
         else summary.existing += 1;
       }
-      if (users.length < BATCH) break;
-      after = users.at(-1)!.id;
+      if (accounts.length < BATCH) break;
+      after = accounts.at(-1)!.id;
     }
   }
   return summary;

@@ -1,6 +1,6 @@
 import { Check, Entity, Index, ManyToOne, OneToOne, Property } from '@mikro-orm/decorators/legacy';
 import { OptionalProps } from '@mikro-orm/core';
-import { UserEntity } from '../users/user.entity.js';
+import { AccountEntity } from '../accounts/account.entity.js';
 import { CreditTransactionEntity } from './credit-transaction.entity.js';
 
 /**
@@ -9,7 +9,7 @@ import { CreditTransactionEntity } from './credit-transaction.entity.js';
  * equals `amount` minus the allocations taken from it (the audit checks this).
  */
 @Entity({ tableName: 'credit_grants' })
-@Index({ name: 'credit_grants_user_open_index', properties: ['user', 'expiresAt'], where: 'remaining > 0' })
+@Index({ name: 'credit_grants_account_open_index', properties: ['account', 'expiresAt'], where: 'remaining > 0' })
 @Index({ name: 'credit_grants_open_expiry_index', properties: ['expiresAt'], where: 'remaining > 0' })
 @Check({ name: 'credit_grants_amount_check', expression: 'amount > 0' })
 @Check({ name: 'credit_grants_remaining_check', expression: 'remaining >= 0 and remaining <= amount' })
@@ -20,8 +20,8 @@ export class CreditGrantEntity {
   @OneToOne(() => CreditTransactionEntity, { primary: true, owner: true, fieldName: 'transaction_id', deleteRule: 'no action', updateRule: 'no action' })
   transaction!: CreditTransactionEntity;
 
-  @ManyToOne(() => UserEntity, { deleteRule: 'no action' })
-  user!: UserEntity;
+  @ManyToOne(() => AccountEntity, { deleteRule: 'no action' })
+  account!: AccountEntity;
 
   @Property({ type: 'integer' })
   amount!: number;

@@ -50,15 +50,15 @@ export class CreditTransactionConnection {
 
 const CURSOR_KIND = 'ctx';
 
-/** A user's ledger, newest first in posting order, keyset-paginated on posting_seq. */
+/** An account's ledger, newest first in posting order, keyset-paginated on posting_seq. */
 export async function creditHistory(
   em: EntityManager,
-  userId: string,
+  accountId: string,
   args: { first: number | null; after?: string | null; filter?: CreditHistoryFilter | null },
 ): Promise<CreditTransactionConnection> {
   const size = pageSize(args.first);
-  const conditions = ['user_id = ?'];
-  const params: unknown[] = [userId];
+  const conditions = ['account_id = ?'];
+  const params: unknown[] = [accountId];
   const where = (condition: string, value: unknown) => {
     conditions.push(condition);
     params.push(value);

@@ -32,7 +32,7 @@ export function startCreditJobs({ orm, log, intervalSeconds, allowances, now = (
     try {
       const granted = allowances.perTier.size > 0 ? await grantAllowances(em, at, allowances) : undefined;
       const swept = await sweepExpired(em, at);
-      if ((granted?.granted ?? 0) > 0 || swept.usersSwept > 0) log.info({ allowances: granted, expiry: swept }, 'credit jobs ran');
+      if ((granted?.granted ?? 0) > 0 || swept.accountsSwept > 0) log.info({ allowances: granted, expiry: swept }, 'credit jobs ran');
     } catch (error) {
       log.error({ err: error }, 'credit jobs failed; retrying next interval');
     }

@@ -1,5 +1,6 @@
 import { Check, Entity, Enum, Index, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/decorators/legacy';
 import { OptionalProps } from '@mikro-orm/core';
+import { AccountEntity } from '../accounts/account.entity.js';
 import { UserEntity } from '../users/user.entity.js';
 import { WorkshopEntity } from '../workshops/workshop.entity.js';
 import { CreditTransactionStatus, CreditTransactionType } from './credit-transaction.enums.js';
@@ -9,13 +10,13 @@ import { CreditTransactionStatus, CreditTransactionType } from './credit-transac
  * core alone (credits/posting/) and read into the CreditTransaction read model (credit-transaction.model.ts).
  */
 @Entity({ tableName: 'credit_transactions' })
-@Index({ name: 'credit_transactions_user_keyset_index', properties: ['user', 'postingSeq'] })
-@Index({ name: 'credit_transactions_user_type_index', properties: ['user', 'type', 'postingSeq'] })
+@Index({ name: 'credit_transactions_account_keyset_index', properties: ['account', 'postingSeq'] })
+@Index({ name: 'credit_transactions_account_type_index', properties: ['account', 'type', 'postingSeq'] })
 // A workshop's rows, newest first (Workshop.creditTransactions pages them).
 @Index({ name: 'credit_transactions_workshop_keyset_index', properties: ['workshop', 'postingSeq'] })
-// Balance at a time and usage windows: effective_at is monotonic in posting order per user (see posting/postings.ts).
-@Index({ name: 'credit_transactions_user_effective_index', properties: ['user', 'effectiveAt', 'postingSeq'] })
-@Unique({ name: 'credit_transactions_user_idempotency_key_unique', properties: ['user', 'idempotencyKey'] })
+// Balance at a time and usage windows: effective_at is monotonic in posting order per account (see posting/postings.ts).
+@Index({ name: 'credit_transactions_account_effective_index', properties: ['account', 'effectiveAt', 'postingSeq'] })
+@Unique({ name: 'credit_transactions_account_idempotency_key_unique', properties: ['account', 'idempotencyKey'] })
 @Unique({
   name: 'credit_transactions_workshop_charge_unique',
   properties: ['workshop'],
@@ -33,8 +34,13 @@ export class CreditTransactionEntity {
   @PrimaryKey({ type: 'text' })
   id!: string;
 
-  @ManyToOne(() => UserEntity, { deleteRule: 'no action' })
-  user!: UserEntity;
+  /** Whose balance the row changes: a user's personal account or an organization's. */
+  @ManyToOne(() => AccountEntity, { deleteRule: 'no action' })
+  account!: AccountEntity;
+
+  /** Who made it happen: the member (or user) whose request wrote it, the admin of a grant or refund; null for jobs and webhooks. */
+  @ManyToOne(() => UserEntity, { nullable: true, deleteRule: 'no action' })
+  actor?: UserEntity | null;
 
   @Enum({ items: () => CreditTransactionType, type: 'text' })
   type!: CreditTransactionType;

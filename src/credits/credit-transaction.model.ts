@@ -18,8 +18,11 @@ export class CreditTransaction {
   @Field(() => ID)
   id!: string;
 
-  /** The user whose balance the row belongs to. */
-  userId!: string;
+  /** The account whose balance the row changes: a user's personal account (the user's id) or an organization's. */
+  accountId!: string;
+
+  /** Who made it happen (resolved by CreditTransaction.actor); null for jobs and webhooks. */
+  actorId!: string | null;
 
   @Field(() => CreditTransactionType)
   type!: CreditTransactionType;
@@ -30,7 +33,7 @@ export class CreditTransaction {
   @Field(() => Int, { description: 'Signed: +purchase/+grant, -consumption, -refund, -expiration.' })
   amount!: number;
 
-  @Field(() => Int, { description: "The user's balance right after this row took effect." })
+  @Field(() => Int, { description: "The account's balance right after this row took effect." })
   balanceAfter!: number;
 
   @Cost(textCost(500))
@@ -63,7 +66,7 @@ export class CreditTransaction {
   @Field(() => GraphQLJSON, { nullable: true })
   metadata!: LedgerMetadata | null;
 
-  /** Orders a user's rows as they took effect (drawn while their row is locked); a bigint, as text. */
+  /** Orders an account's rows as they took effect (drawn while its row is locked); a bigint, as text. */
   postingSeq!: string;
 
   @Field(() => DateTimeScalar, { nullable: true, description: 'When the row took effect (changed the balance); null unless COMPLETED.' })
@@ -77,7 +80,8 @@ const text = (value: unknown) => (value === null || value === undefined ? null :
 
 export const toCreditTransaction = (row: Row): CreditTransaction => ({
   id: String(row.id),
-  userId: String(row.user_id),
+  accountId: String(row.account_id),
+  actorId: text(row.actor_id),
   type: row.type as CreditTransactionType,
   status: row.status as CreditTransactionStatus,
   amount: Number(row.amount),

@@ -20,12 +20,18 @@ export class ConsumeCreditsInput {
 
   @Field(() => GraphQLJSON, { nullable: true })
   metadata?: unknown;
+
+  @Field(() => ID, { nullable: true, description: "Spend from this organization's wallet (the viewer must be a member; it counts against their monthly limit). Omitted: the viewer's own." })
+  organizationId?: string | null;
 }
 
 @InputType()
 export class GrantCreditsInput {
-  @Field(() => ID)
-  userId!: string;
+  @Field(() => ID, { nullable: true, description: 'The user to credit (usr_...); exactly one of userId and organizationId.' })
+  userId?: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'The organization to credit (org_...); exactly one of userId and organizationId.' })
+  organizationId?: string | null;
 
   @Field(() => Int)
   amount!: number;

@@ -3,13 +3,14 @@ import { insufficientCredits, notFound } from '../core/errors.js';
 import { requestHash } from '../core/request-hash.js';
 import { isUniqueViolation } from '../database/pg-errors.js';
 import type { Row } from '../database/rows.js';
+import { IDEMPOTENCY_KEY_UNIQUE, WORKSHOP_CHARGE_UNIQUE } from './constraints.js';
 import { toCreditTransaction, type CreditTransaction, type LedgerMetadata } from './credit-transaction.model.js';
 import { CreditTransactionType, WORKSHOP_FEATURE } from './credit-transaction.enums.js';
-import { IDEMPOTENCY_KEY_UNIQUE, WORKSHOP_CHARGE_UNIQUE } from './constraints.js';
 import { grantKey, STARTER_CREDITS_KEY } from './idempotency-keys.js';
 import { Postings, usedCredits, type ExpirySummary, type LedgerOptions, type Posting, type SlowDebit } from './posting/postings.js';
 import { Purchases } from './purchases.js';
 import { Reservations } from './reservations.js';
+import type { Spender } from './spender.js';
 
 export type { ExpirySummary, LedgerOptions } from './posting/postings.js';
 export type { PurchaseOutcome } from './purchases.js';
@@ -25,7 +26,8 @@ export interface ConsumeRequest {
 }
 
 export interface GrantRequest {
-  userId: string;
+  /** A user's personal account (their usr_ id) or an organization's (org_). */
+  accountId: string;
   amount: number;
   reason: string;
   idempotencyKey: string;
@@ -33,9 +35,9 @@ export interface GrantRequest {
   expiresAt?: Date | null;
 }
 
-/** One user's allowance for one period (see allowances.ts); `key` is the GRANT row's idempotency key. */
+/** One account's allowance for one period (see allowances.ts); `key` is the GRANT row's idempotency key. */
 export interface AllowanceRequest {
-  userId: string;
+  accountId: string;
   tier: string;
   period: string;
   key: string;
@@ -47,8 +49,8 @@ export interface AllowanceRequest {
 
 /**
  * The ledger, as the rest of the service sees it: spending, grants, allowances and the expiry sweep here, purchases
- * and reservations in their own services (`purchases`, `reservations`). All of them post through one core,
- * the posting core (posting/), which is the only code that changes a balance and documents the fast and slow paths and the lock order.
+ * and reservations in their own services (`purchases`, `reservations`). All of them post through the posting core
+ * (posting/), the only code that changes a balance, which documents the fast and slow paths and the lock order.
  */
 export class Ledger {
   private readonly postings: Postings;
@@ -64,12 +66,16 @@ export class Ledger {
     this.reservations = new Reservations(this.postings);
   }
 
-  /** Spends credits once per idempotency key; a retry with the same input returns the original row. */
-  async consume(userId: string, request: ConsumeRequest): Promise<CreditTransaction> {
+  /**
+   * Spends credits once per account and idempotency key; a retry with the same input returns the original row. On
+   * an organization's wallet the spender must be a member, and the spend counts against their monthly limit.
+   */
+  async consume(spender: Spender, request: ConsumeRequest): Promise<CreditTransaction> {
     const hash = requestHash('consume', { ...request, idempotencyKey: undefined });
-    if (request.workshopId) await this.ownedWorkshop(this.em, userId, request.workshopId);
+    if (request.workshopId) await this.ownedWorkshop(this.em, spender.actorId, request.workshopId);
     const posting: Posting = {
-      userId,
+      accountId: spender.accountId,
+      actorId: spender.actorId,
       type: CreditTransactionType.CONSUMPTION,
       amount: -request.amount,
       description: request.description ?? usedCredits(request.amount, request.feature),
@@ -80,51 +86,56 @@ export class Ledger {
       metadata: request.metadata ?? null,
     };
     try {
-      const row = await this.postings.post(this.em, posting);
+      const row = spender.asMember ? await this.postings.postMemberDebit(this.em, posting) : await this.postings.post(this.em, posting);
       if (row) return row;
     } catch (error) {
       if (!isUniqueViolation(error, IDEMPOTENCY_KEY_UNIQUE)) throw error;
     }
-    // The key was used before (or by a concurrent request that won), the balance is too small, or the spend needs
-    // the slow path: holds that may have lapsed, or expiring grants to draw from.
-    const previous = await this.postings.replay(userId, request.idempotencyKey, hash);
+    // The key was used before (or by a concurrent request that won), the balance (or the member's limit) is too
+    // small, or the spend needs the slow path: holds that may have lapsed, or expiring grants to draw from. Nothing
+    // of an organization is told to someone who is not its member, not even whether a key was used.
+    if (spender.asMember) await this.requireMember(spender);
+    const previous = await this.postings.replay(spender.accountId, request.idempotencyKey, hash);
     if (previous) return previous;
-    let account = await this.postings.accountOf(userId);
-    if (account.held > 0 || account.expiring > 0) {
-      const outcome = await this.postings.spendSlowly(posting);
+    let account = await this.postings.accountOf(spender.accountId);
+    if (spender.asMember || account.held > 0 || account.expiring > 0) {
+      const outcome = await this.postings.spendSlowly(posting, spender.asMember);
       if ('row' in outcome) return outcome.row;
-      if ('replay' in outcome) return this.postings.replayOrFail(userId, request.idempotencyKey, hash);
+      if ('replay' in outcome) return this.postings.replayOrFail(spender.accountId, request.idempotencyKey, hash);
       account = outcome.insufficient;
     }
     throw insufficientCredits(account.balance, request.amount, account.balance - account.held);
   }
 
-  /** Charges a workshop once; charging it again returns the original row and charges nothing. */
+  /**
+   * Charges a workshop once, to the account it was created for (its owner's, or an organization's, where the owner
+   * must still be a member and the charge counts against their limit); charging it again returns the original row.
+   */
   async chargeWorkshop(userId: string, workshopId: string): Promise<CreditTransaction> {
     const cost = this.postings.options.workshopCreditCost;
     try {
       return await this.em.transactional(async (em) => {
         const workshop = await this.ownedWorkshop(em, userId, workshopId, { lock: true });
         if (workshop.credit_consumed_at) return this.workshopCharge(em, workshopId);
+        const accountId = String(workshop.account_id);
+        const asMember = accountId !== userId;
         const posting: Posting = {
-          userId,
+          accountId,
+          actorId: userId,
           type: CreditTransactionType.CONSUMPTION,
           amount: -cost,
           description: `Workshop "${String(workshop.title).slice(0, 200)}"`,
           feature: WORKSHOP_FEATURE,
           workshopId,
         };
-        const fast = await this.postings.post(em, posting);
-        const outcome: SlowDebit = fast ? { row: fast } : await this.postings.spendLocked(em, posting);
+        const fast = asMember ? await this.postings.postMemberDebit(em, posting) : await this.postings.post(em, posting);
+        const outcome: SlowDebit = fast ? { row: fast } : await this.postings.spendLocked(em, posting, asMember);
         if (!('row' in outcome)) {
-          const account = 'insufficient' in outcome ? outcome.insufficient : await this.postings.accountOf(userId, em);
+          const account = 'insufficient' in outcome ? outcome.insufficient : await this.postings.accountOf(accountId, em);
           throw insufficientCredits(account.balance, cost, account.balance - account.held);
         }
         const row = outcome.row;
-        await em.execute('update workshops set credit_consumed_at = ?, updated_at = now() where id = ?', [
-          row.effectiveAt,
-          workshopId,
-        ]);
+        await em.execute('update workshops set credit_consumed_at = ?, updated_at = now() where id = ?', [row.effectiveAt, workshopId]);
         return row;
       });
     } catch (error) {
@@ -134,15 +145,20 @@ export class Ledger {
     }
   }
 
-  /** Adds credits to a user (admin). Idempotent per (user, key) like consumption. */
+  /** Adds credits to an account (admin). Idempotent per account and key like consumption. */
   async grant(request: GrantRequest, grantedBy?: { id: string }): Promise<CreditTransaction> {
     const { expiresAt } = request;
-    const hash = requestHash('grant', { ...request, expiresAt: expiresAt?.toISOString(), idempotencyKey: undefined });
-    const target = await this.em.execute<Row[]>('select id from users where id = ? and deleted_at is null', [request.userId]);
-    if (target.length === 0) throw notFound('User', request.userId);
+    // Keyed `userId` as before accounts existed, so that a grant made then still replays as the same request.
+    const hash = requestHash('grant', { ...request, accountId: undefined, userId: request.accountId, expiresAt: expiresAt?.toISOString(), idempotencyKey: undefined });
+    const target = await this.em.execute<Row[]>(
+      `select a.id from accounts a left join users u on u.id = a.id where a.id = ? and u.deleted_at is null`,
+      [request.accountId],
+    );
+    if (target.length === 0) throw notFound(request.accountId.startsWith('org_') ? 'Organization' : 'User', request.accountId);
     try {
       const posting: Posting = {
-        userId: request.userId,
+        accountId: request.accountId,
+        actorId: grantedBy?.id ?? null,
         type: CreditTransactionType.GRANT,
         amount: request.amount,
         description: request.reason,
@@ -154,20 +170,20 @@ export class Ledger {
         ? await this.em.transactional((em) => this.postings.postExpiringGrant(em, posting, expiresAt))
         : await this.postings.post(this.em, posting);
       if (row) return row;
-      throw new Error(`grant to ${request.userId} was not applied`);
+      throw new Error(`grant to ${request.accountId} was not applied`);
     } catch (error) {
       if (!isUniqueViolation(error, IDEMPOTENCY_KEY_UNIQUE)) throw error;
-      const previous = await this.postings.replay(request.userId, grantKey(request.idempotencyKey), hash);
+      const previous = await this.postings.replay(request.accountId, grantKey(request.idempotencyKey), hash);
       if (previous) return previous;
       throw error;
     }
   }
 
-  /** Credits given to a newly provisioned user; call inside the transaction that creates the user. */
-  async grantStarterCredits(em: EntityManager, userId: string, amount: number): Promise<CreditTransaction | undefined> {
+  /** Credits given to a newly provisioned user; call inside the transaction that creates the user and their account. */
+  async grantStarterCredits(em: EntityManager, accountId: string, amount: number): Promise<CreditTransaction | undefined> {
     if (amount <= 0) return undefined;
     return this.postings.post(em, {
-      userId,
+      accountId,
       type: CreditTransactionType.GRANT,
       amount,
       description: 'Starter credits',
@@ -176,37 +192,37 @@ export class Ledger {
   }
 
   /**
-   * The sweeper's work for one user (see expiry.ts): frees their lapsed holds and expires their lapsed grants as of
-   * `now`. Answers 'busy' without waiting when the user's row is locked (a request, or another instance's sweeper).
+   * The sweeper's work for one account (see expiry.ts): frees its lapsed holds and expires its lapsed grants as of
+   * `now`. Answers 'busy' without waiting when the account's row is locked (a request, or another instance's sweeper).
    */
-  async expireLapsedFor(userId: string, now: Date): Promise<ExpirySummary | 'busy'> {
+  async expireLapsedFor(accountId: string, now: Date): Promise<ExpirySummary | 'busy'> {
     return this.em.transactional(async (em) => {
-      const account = await this.postings.tryLockAccount(em, userId);
+      const account = await this.postings.tryLockAccount(em, accountId);
       return account ? this.postings.expireLapsed(em, account, now) : 'busy';
     });
   }
 
   /**
-   * A user's allowance for one period, at most once: the GRANT row's idempotency key names the period, and the
-   * user's row lock orders concurrent attempts (several instances), so the later one finds the key used. The previous
-   * period's allowance is expired first; what expiry took from it (now or earlier) rolls over, up to the cap.
+   * An account's allowance for one period, at most once: the GRANT row's idempotency key names the period, and the
+   * account's row lock orders concurrent attempts (several instances), so the later one finds the key used. The
+   * previous period's allowance is expired first; what expiry took from it (now or earlier) rolls over, up to the cap.
    */
   async grantAllowance(request: AllowanceRequest, now: Date): Promise<'granted' | 'exists'> {
     try {
       return await this.em.transactional(async (em) => {
-        const account = await this.postings.lockAccount(em, request.userId);
-        if (await this.postings.keyUsed(em, request.userId, request.key)) return 'exists';
+        const account = await this.postings.lockAccount(em, request.accountId);
+        if (await this.postings.keyUsed(em, request.accountId, request.key)) return 'exists';
         await this.postings.expireLapsed(em, account, now);
         const [previous] = await em.execute<Row[]>(
           `select coalesce(sum(a.amount), 0)::int as expired
            from credit_allocations a join credit_transactions x on x.id = a.transaction_id and x.type = 'expiration'
-           where a.grant_id = (select id from credit_transactions where user_id = ? and idempotency_key = ?)`,
-          [request.userId, request.previousKey],
+           where a.grant_id = (select id from credit_transactions where account_id = ? and idempotency_key = ?)`,
+          [request.accountId, request.previousKey],
         );
         const rollover = Math.min(Number(previous?.expired ?? 0), request.rolloverCap);
         const total = request.amount + rollover;
         const posting: Posting = {
-          userId: request.userId,
+          accountId: request.accountId,
           type: CreditTransactionType.GRANT,
           amount: total,
           description: `${request.tier} plan allowance for ${request.period}${rollover > 0 ? ` (${rollover} rolled over)` : ''}`,
@@ -223,14 +239,23 @@ export class Ledger {
     }
   }
 
-  async balanceOf(userId: string, em: EntityManager = this.em): Promise<number> {
-    const [row] = await em.execute<Row[]>('select credit_balance from users where id = ?', [userId]);
+  async balanceOf(accountId: string, em: EntityManager = this.em): Promise<number> {
+    const [row] = await em.execute<Row[]>('select credit_balance from accounts where id = ?', [accountId]);
     return row ? Number(row.credit_balance) : 0;
+  }
+
+  /** A member of the organization whose wallet `spender` names (removed members are not); NOT_FOUND otherwise. */
+  private async requireMember(spender: Spender): Promise<void> {
+    const rows = await this.em.execute<Row[]>(
+      'select 1 from organization_members where organization_id = ? and user_id = ? and removed_at is null',
+      [spender.accountId, spender.actorId],
+    );
+    if (rows.length === 0) throw notFound('Organization', spender.accountId);
   }
 
   private async ownedWorkshop(em: EntityManager, userId: string, workshopId: string, options: { lock?: boolean } = {}) {
     const [workshop] = await em.execute<Row[]>(
-      `select id, user_id, title, credit_consumed_at from workshops where id = ? and deleted_at is null${options.lock ? ' for update' : ''}`,
+      `select id, user_id, account_id, title, credit_consumed_at from workshops where id = ? and deleted_at is null${options.lock ? ' for update' : ''}`,
       [workshopId],
     );
     if (!workshop || workshop.user_id !== userId) throw notFound('Workshop', workshopId);

@@ -18,7 +18,7 @@ export type ReversalSource = { kind: 'refund'; cumulativeCredits: number } | { k
 
 /**
  * Credit-pack purchases in the ledger: a PENDING row when Checkout starts, completed or failed once by Stripe's
- * events, and reversed (in part or whole) by refunds. Lock order: the purchase row, then the user's (see
+ * events, and reversed (in part or whole) by refunds and disputes. Lock order: the purchase row, then the account's (see
  * posting/postings.ts). The rows are written by the posting core.
  */
 export class Purchases {
@@ -32,11 +32,11 @@ export class Purchases {
     const em = this.postings.em;
     const row = await recordPendingPurchase(this.postings, em, purchase);
     if (row) return row;
-    const [existing] = await em.execute<Row[]>('select * from credit_transactions where stripe_session_id = ? and user_id = ?', [
+    const [existing] = await em.execute<Row[]>('select * from credit_transactions where stripe_session_id = ? and account_id = ?', [
       purchase.stripeSessionId,
-      purchase.userId,
+      purchase.accountId,
     ]);
-    if (!existing) throw new Error(`session ${purchase.stripeSessionId} is recorded for another user`);
+    if (!existing) throw new Error(`session ${purchase.stripeSessionId} is recorded for another account`);
     return toCreditTransaction(existing);
   }
 
@@ -79,6 +79,8 @@ export class Purchases {
     source: ReversalSource;
     reason: string;
     metadata?: LedgerMetadata;
+    /** The admin who refunded; none for webhooks. */
+    actorId?: string | null;
   }): Promise<PurchaseOutcome> {
     return this.postings.em.transactional(async (em) => {
       const purchase = await this.lockPurchase(em, request.purchase);
@@ -90,14 +92,15 @@ export class Purchases {
       const wanted = target - (source.kind === 'refund' ? accounted.refunds : accounted.dispute);
       const credits = Math.min(wanted, purchase.amount - accounted.total);
       if (credits <= 0) return { outcome: 'already-reversed', transaction: purchase };
-      const account = await this.postings.lockAccount(em, purchase.userId);
+      const account = await this.postings.lockAccount(em, purchase.accountId);
       await this.postings.expireLapsed(em, account);
       const { row } = await postReversal(
         this.postings,
         em,
         account,
         {
-          userId: purchase.userId,
+          accountId: purchase.accountId,
+          actorId: request.actorId ?? null,
           type: source.kind === 'refund' ? CreditTransactionType.REFUND : CreditTransactionType.DISPUTE,
           description: request.reason,
           refundOfId: purchase.id,
@@ -129,12 +132,12 @@ export class Purchases {
         [purchase.id, request.disputeId],
       )) as [{ accounted: number; recovered: number }];
       if (taken.accounted <= 0) return { outcome: 'nothing-to-give-back', transaction: purchase };
-      const account = await this.postings.lockAccount(em, purchase.userId);
+      const account = await this.postings.lockAccount(em, purchase.accountId);
       const row = await this.postings.debit(
         em,
         account,
         {
-          userId: purchase.userId,
+          accountId: purchase.accountId,
           type: CreditTransactionType.DISPUTE_WON,
           amount: taken.recovered,
           description: request.reason,

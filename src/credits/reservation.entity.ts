@@ -1,5 +1,6 @@
 import { Check, Entity, Enum, Index, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/decorators/legacy';
 import { OptionalProps } from '@mikro-orm/core';
+import { AccountEntity } from '../accounts/account.entity.js';
 import { UserEntity } from '../users/user.entity.js';
 import { CreditTransactionEntity } from './credit-transaction.entity.js';
 import { ReservationStatus } from './reservation-status.js';
@@ -10,10 +11,10 @@ import { ReservationStatus } from './reservation-status.js';
  * the posting core alone and read into the Reservation read model.
  */
 @Entity({ tableName: 'reservations' })
-@Unique({ name: 'reservations_user_idempotency_key_unique', properties: ['user', 'idempotencyKey'] })
-// Open holds only: by expiry for the sweeper, by user for the slow path that frees a user's lapsed holds.
+@Unique({ name: 'reservations_account_idempotency_key_unique', properties: ['account', 'idempotencyKey'] })
+// Open holds only: by expiry for the sweeper, by account for the slow path that frees an account's lapsed holds.
 @Index({ name: 'reservations_held_expiry_index', properties: ['expiresAt'], where: "status = 'held'" })
-@Index({ name: 'reservations_user_held_index', properties: ['user', 'expiresAt'], where: "status = 'held'" })
+@Index({ name: 'reservations_account_held_index', properties: ['account', 'expiresAt'], where: "status = 'held'" })
 // A refund or dispute can take a hold down to nothing (reversed_amount says how much it took).
 @Check({ name: 'reservations_amount_check', expression: 'amount >= 0' })
 @Check({ name: 'reservations_reversed_amount_check', expression: 'reversed_amount >= 0' })
@@ -27,8 +28,12 @@ export class ReservationEntity {
   @PrimaryKey({ type: 'text' })
   id!: string;
 
-  @ManyToOne(() => UserEntity, { deleteRule: 'no action' })
-  user!: UserEntity;
+  @ManyToOne(() => AccountEntity, { deleteRule: 'no action' })
+  account!: AccountEntity;
+
+  /** The user who reserved (on an organization's account, the member whose limit the hold counts against). */
+  @ManyToOne(() => UserEntity, { nullable: true, deleteRule: 'no action' })
+  actor?: UserEntity | null;
 
   @Property({ type: 'integer' })
   amount!: number;

@@ -1,4 +1,4 @@
-import { Field, InputType, Int } from 'type-graphql';
+import { Field, ID, InputType, Int } from 'type-graphql';
 
 export const DEFAULT_RESERVATION_TTL_SECONDS = 900;
 export const MAX_RESERVATION_TTL_SECONDS = 7 * 86_400;
@@ -23,4 +23,7 @@ export class ReserveCreditsInput {
 
   @Field(() => String, { nullable: true, description: "The capture's ledger description." })
   description?: string | null;
+
+  @Field(() => ID, { nullable: true, description: "Hold on this organization's wallet (the viewer must be a member; it counts against their monthly limit while open)." })
+  organizationId?: string | null;
 }

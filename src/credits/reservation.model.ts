@@ -10,7 +10,11 @@ export class Reservation {
   @Field(() => ID)
   id!: string;
 
-  userId!: string;
+  /** The account whose credits it holds. */
+  accountId!: string;
+
+  /** Who reserved: the user, or on an organization's wallet the member whose monthly limit it counts against. */
+  actorId!: string | null;
 
   @Field(() => Int, { description: 'Credits held now: what was reserved, less what a refund or dispute took (reversedAmount).' })
   amount!: number;
@@ -54,7 +58,8 @@ const text = (value: unknown) => (value === null || value === undefined ? null :
 
 export const toReservation = (row: Row): Reservation => ({
   id: String(row.id),
-  userId: String(row.user_id),
+  accountId: String(row.account_id),
+  actorId: text(row.actor_id),
   amount: Number(row.amount),
   reversedAmount: Number(row.reversed_amount ?? 0),
   status: row.status as ReservationStatus,

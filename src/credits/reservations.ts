@@ -13,9 +13,10 @@ import {
 import { requestHash } from '../core/request-hash.js';
 import { isUniqueViolation } from '../database/pg-errors.js';
 import type { Row } from '../database/rows.js';
+import type { Spender } from './spender.js';
 import { RESERVATION_KEY_UNIQUE } from './constraints.js';
-import { captureHold, holdFast, holdLocked, openHolds, releaseHold, type Hold } from './posting/hold-postings.js';
-import { DEFAULT_MAX_OPEN_RESERVATIONS, type Account, type Postings } from './posting/postings.js';
+import { captureHold, holdFast, holdLocked, releaseHold, type Hold } from './posting/hold-postings.js';
+import { DEFAULT_MAX_OPEN_RESERVATIONS, type Account, type Member, type Postings } from './posting/postings.js';
 import { ReservationStatus } from './reservation-status.js';
 import { toReservation, type Reservation } from './reservation.model.js';
 
@@ -29,10 +30,19 @@ export interface ReserveRequest {
 
 type Resolution = (em: EntityManager, account: Account, reservation: Reservation) => Promise<DomainError | undefined>;
 
+/** Who may resolve a hold: the one who made it; on an organization, its owners and admins may release it too. */
+export interface Resolver {
+  userId: string;
+  /** The user manages the organization whose wallet holds it (an OWNER or ADMIN, or a Tally admin). */
+  managesAccount?: (accountId: string) => Promise<boolean>;
+}
+
 /**
- * Reservations in the ledger: credits held (users.held_credits) for work whose cost is known only at the end, then
- * captured as one CONSUMPTION row, released, or expired. Lock order: the user's row, then the reservation's. The
- * rows and held credits are written by the posting core (posting/hold-postings.ts).
+ * Reservations in the ledger: credits held (accounts.held_credits) for work whose cost is known only at the end,
+ * then captured as one CONSUMPTION row, released, or expired. On an organization's wallet a hold counts against its
+ * member's monthly limit while open, and its capture counts what it charged. Lock order: the account's row (then the
+ * member's), then the reservation's. The rows and held credits are written by the posting core
+ * (posting/hold-postings.ts).
  */
 export class Reservations {
   private readonly maxOpen: number;
@@ -42,13 +52,14 @@ export class Reservations {
   }
 
   /**
-   * Holds credits for work whose cost is known only at the end. Idempotent per (user, key) like consume: the same
-   * input returns the same reservation (whatever became of it), a different one is IDEMPOTENCY_CONFLICT.
+   * Holds credits for work whose cost is known only at the end. Idempotent per (account, key) like consume: the
+   * same input returns the same reservation (whatever became of it), a different one is IDEMPOTENCY_CONFLICT.
    */
-  async reserve(userId: string, request: ReserveRequest): Promise<Reservation> {
+  async reserve(spender: Spender, request: ReserveRequest): Promise<Reservation> {
     const hash = requestHash('reserve', { ...request, idempotencyKey: undefined });
     const hold: Hold = {
-      userId,
+      accountId: spender.accountId,
+      actorId: spender.actorId,
       amount: request.amount,
       feature: request.feature,
       idempotencyKey: request.idempotencyKey,
@@ -57,19 +68,20 @@ export class Reservations {
       expiresAt: new Date(this.postings.now().getTime() + request.ttlSeconds * 1000),
     };
     try {
-      const held = await holdFast(this.postings.em, hold, this.maxOpen);
+      const held = await holdFast(this.postings, this.postings.em, hold, this.maxOpen, spender.asMember);
       if (held) return held;
     } catch (error) {
       if (!isUniqueViolation(error, RESERVATION_KEY_UNIQUE)) throw error;
     }
-    const previous = await this.replayReservation(userId, request.idempotencyKey, hash);
+    if (spender.asMember) await this.requireMember(spender.accountId, spender.actorId);
+    const previous = await this.replayReservation(spender.accountId, request.idempotencyKey, hash);
     if (previous) return previous;
-    let account = await this.postings.accountOf(userId);
-    if (account.held > 0 || account.expiring > 0) {
-      const outcome = await this.holdSlowly(hold);
+    let account = await this.postings.accountOf(spender.accountId);
+    if (spender.asMember || account.held > 0 || account.expiring > 0 || account.openReservations >= this.maxOpen) {
+      const outcome = await this.holdSlowly(hold, spender.asMember);
       if ('reservation' in outcome) return outcome.reservation;
       if ('replay' in outcome) {
-        const replayed = await this.replayReservation(userId, request.idempotencyKey, hash);
+        const replayed = await this.replayReservation(spender.accountId, request.idempotencyKey, hash);
         if (!replayed) throw new Error(`reservation key ${request.idempotencyKey} was used but its row is gone`);
         return replayed;
       }
@@ -82,20 +94,23 @@ export class Reservations {
    * Charges up to the held amount as one CONSUMPTION row and frees the rest of the hold. Resolves a reservation at
    * most once: capturing it again with the same amount returns the same result; anything else is an error.
    */
-  async capture(userId: string, reservationId: string, amount: number): Promise<Reservation> {
-    return this.resolveReservation(userId, reservationId, async (em, account, reservation) => {
+  async capture(resolver: Resolver, reservationId: string, amount: number): Promise<Reservation> {
+    return this.resolveReservation(resolver, reservationId, 'capture', async (em, account, reservation) => {
       if (reservation.status === ReservationStatus.CAPTURED && reservation.capturedAmount === amount) return undefined;
       const unresolved = this.unresolved(reservation);
       if (unresolved) return unresolved;
-      if (amount > reservation.amount) return badUserInput('amount', `must be at most the held amount (${reservation.amount})`);
-      await captureHold(this.postings, em, account, reservation, amount);
+      if (amount > reservation.amount) {
+        const taken = reservation.reversedAmount > 0 ? `; a refund or dispute took ${reservation.reversedAmount}` : '';
+        return badUserInput('amount', `must be at most the held amount (${reservation.amount}${taken})`);
+      }
+      await captureHold(this.postings, em, account, reservation, amount, resolver.userId);
       return undefined;
     });
   }
 
   /** Frees a hold without a charge. Releasing it again returns it as it is; a captured or expired one is an error. */
-  async release(userId: string, reservationId: string): Promise<Reservation> {
-    return this.resolveReservation(userId, reservationId, async (em, account, reservation) => {
+  async release(resolver: Resolver, reservationId: string): Promise<Reservation> {
+    return this.resolveReservation(resolver, reservationId, 'release', async (em, account, reservation) => {
       if (reservation.status === ReservationStatus.RELEASED) return undefined;
       const unresolved = this.unresolved(reservation);
       if (unresolved) return unresolved;
@@ -104,24 +119,35 @@ export class Reservations {
     });
   }
 
-  /** One of the user's reservations; undefined for anyone else's. */
-  async find(userId: string, reservationId: string): Promise<Reservation | undefined> {
-    const [row] = await this.postings.em.execute<Row[]>('select * from reservations where id = ? and user_id = ?', [reservationId, userId]);
-    return row ? toReservation(row) : undefined;
+  /** A reservation the user may see: one they made, or (`managesAccount`) one on a wallet they manage. */
+  async find(resolver: Resolver, reservationId: string): Promise<Reservation | undefined> {
+    const [row] = await this.postings.em.execute<Row[]>('select * from reservations where id = ?', [reservationId]);
+    if (!row) return undefined;
+    const reservation = toReservation(row);
+    return (await this.mayResolve(resolver, reservation, 'release')) ? reservation : undefined;
   }
 
-  /** A hold on the slow path: lock the user, expire what lapsed, then hold if the spendable balance covers it. */
-  private async holdSlowly(hold: Hold): Promise<{ reservation: Reservation } | { insufficient: Account } | { replay: true }> {
+  /** A hold on the slow path: lock the account (and member), expire what lapsed, then hold if there is room. */
+  private async holdSlowly(hold: Hold, asMember: boolean): Promise<{ reservation: Reservation } | { insufficient: Account } | { replay: true }> {
     try {
       return await this.postings.em.transactional(async (em) => {
-        const account = await this.postings.lockAccount(em, hold.userId);
-        const used = await em.execute<Row[]>('select 1 from reservations where user_id = ? and idempotency_key = ?', [hold.userId, hold.idempotencyKey]);
+        const account = await this.postings.lockAccount(em, hold.accountId);
+        const member: Member | undefined = asMember ? await this.postings.lockMember(em, hold.accountId, hold.actorId) : undefined;
+        const used = await em.execute<Row[]>('select 1 from reservations where account_id = ? and idempotency_key = ?', [hold.accountId, hold.idempotencyKey]);
         if (used.length > 0) return { replay: true as const };
         await this.postings.expireLapsed(em, account);
-        // Under the user's row lock the count is exact: concurrent holds cannot slip past the cap together.
-        if ((await openHolds(em, hold.userId)) >= this.maxOpen) throw limitExceeded('open reservations per account', this.maxOpen);
+        // Under the account's row lock the count is exact: concurrent holds cannot slip past the cap together.
+        if (account.openReservations >= this.maxOpen) throw limitExceeded('open reservations per account', this.maxOpen);
+        if (member) {
+          const [fresh] = await em.execute<Row[]>('select held_credits from organization_members where organization_id = ? and user_id = ?', [
+            member.organizationId,
+            member.userId,
+          ]);
+          member.held = Number(fresh?.held_credits ?? member.held);
+          this.postings.checkSpendLimit(member, hold.amount);
+        }
         if (account.balance - account.held < hold.amount) return { insufficient: account };
-        return { reservation: await holdLocked(em, account, hold) };
+        return { reservation: await holdLocked(em, account, hold, member) };
       });
     } catch (error) {
       if (!isUniqueViolation(error, RESERVATION_KEY_UNIQUE)) throw error;
@@ -134,11 +160,11 @@ export class Reservations {
    * reservation's row, then the resolution. A refusal is returned rather than thrown so that what expired on the
    * way commits: a hold found lapsed stays expired.
    */
-  private async resolveReservation(userId: string, reservationId: string, resolve: Resolution): Promise<Reservation> {
+  private async resolveReservation(resolver: Resolver, reservationId: string, action: 'capture' | 'release', resolve: Resolution): Promise<Reservation> {
     const outcome = await this.postings.em.transactional(async (em) => {
-      const [owner] = await em.execute<Row[]>('select user_id from reservations where id = ?', [reservationId]);
-      if (!owner || owner.user_id !== userId) return notFound('Reservation', reservationId);
-      const account = await this.postings.lockAccount(em, userId);
+      const [found] = await em.execute<Row[]>('select * from reservations where id = ?', [reservationId]);
+      if (!found || !(await this.mayResolve(resolver, toReservation(found), action))) return notFound('Reservation', reservationId);
+      const account = await this.postings.lockAccount(em, String(found.account_id));
       const now = this.postings.now();
       const expired = await this.postings.expireLapsed(em, account, now);
       const [locked] = await em.execute<Row[]>('select * from reservations where id = ? for update', [reservationId]);
@@ -159,10 +185,36 @@ export class Reservations {
     return reservationAlreadyResolved(reservation.id, reservation.status, reservation.capturedAmount);
   }
 
+  /**
+   * Whether `resolver` may act on a hold: the user who made it, while (on an organization) still a member; and, to
+   * release it, those who manage the wallet it holds. Anyone else is told it does not exist.
+   */
+  private async mayResolve(resolver: Resolver, reservation: Reservation, action: 'capture' | 'release'): Promise<boolean> {
+    const personal = reservation.accountId === reservation.actorId || reservation.actorId === null;
+    if (personal) return reservation.accountId === resolver.userId;
+    if (reservation.actorId === resolver.userId) {
+      const member = await this.postings.em.execute<Row[]>(
+        'select 1 from organization_members where organization_id = ? and user_id = ? and removed_at is null',
+        [reservation.accountId, resolver.userId],
+      );
+      if (member.length > 0) return true;
+    }
+    return action === 'release' && (await resolver.managesAccount?.(reservation.accountId)) === true;
+  }
+
+  /** A member of the organization (removed members are not); NOT_FOUND otherwise, so existence is not revealed. */
+  private async requireMember(organizationId: string, userId: string): Promise<void> {
+    const rows = await this.postings.em.execute<Row[]>(
+      'select 1 from organization_members where organization_id = ? and user_id = ? and removed_at is null',
+      [organizationId, userId],
+    );
+    if (rows.length === 0) throw notFound('Organization', organizationId);
+  }
+
   /** The reservation a key was first used for, when the request is the same; a different request is a conflict. */
-  private async replayReservation(userId: string, idempotencyKey: string, hash: string): Promise<Reservation | undefined> {
-    const [row] = await this.postings.em.execute<Row[]>('select * from reservations where user_id = ? and idempotency_key = ?', [
-      userId,
+  private async replayReservation(accountId: string, idempotencyKey: string, hash: string): Promise<Reservation | undefined> {
+    const [row] = await this.postings.em.execute<Row[]>('select * from reservations where account_id = ? and idempotency_key = ?', [
+      accountId,
       idempotencyKey,
     ]);
     if (!row) return undefined;

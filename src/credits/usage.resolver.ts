@@ -1,30 +1,40 @@
-import { Arg, Authorized, Ctx, Int, Query, Resolver } from 'type-graphql';
-import { viewerOf, type RequestContext } from '../core/context.js';
+import { Arg, Authorized, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
+import type { RequestContext } from '../core/context.js';
+import { ListSize } from '../core/cost.js';
 import { badUserInput } from '../core/errors.js';
 import { featureKey } from '../core/validation.js';
-import { ListSize } from '../core/cost.js';
-import { balanceAt, creditUsage, MAX_USAGE_BUCKETS, MAX_USAGE_SPAN_DAYS, UsageBucket, UsageWindow } from './usage.js';
+import { readableAccount } from './account-access.js';
+import { balanceAt, creditUsage, MAX_USAGE_BUCKETS, MAX_USAGE_SPAN_DAYS, UsageBucket, UsageGroup, UsageWindow } from './usage.js';
 
 const DAY_MS = 86_400_000;
 
 @Resolver()
 export class UsageResolver {
   @Authorized()
-  @Query(() => Int, { description: "The viewer's balance as it was at `time`: right after the last row that took effect by then." })
-  creditBalanceAt(@Arg('time', () => Date) time: Date, @Ctx() ctx: RequestContext) {
-    return balanceAt(ctx.em, viewerOf(ctx).id, time);
+  @Query(() => Int, {
+    description: "The balance as it was at `time`: right after the last row that took effect by then. The viewer's own, or an organization's they belong to.",
+  })
+  async creditBalanceAt(
+    @Arg('time', () => Date) time: Date,
+    @Arg('organizationId', () => ID, { nullable: true }) organizationId: string | null,
+    @Ctx() ctx: RequestContext,
+  ) {
+    return balanceAt(ctx.em, await readableAccount(ctx, organizationId), time);
   }
 
   @Authorized()
   @ListSize(MAX_USAGE_BUCKETS)
   @Query(() => [UsageBucket], {
-    description: "The viewer's consumption in [from, to), per window and feature, oldest first. Spans are bounded: 366 days of DAY windows, 5 years of WEEK, 10 years of MONTH.",
+    description:
+      "Consumption in [from, to), per window and feature (and member, with groupBy: [FEATURE, MEMBER]), oldest first. The viewer's own, or an organization's they belong to. Spans are bounded: 366 days of DAY windows, 5 years of WEEK, 10 years of MONTH.",
   })
-  creditUsage(
+  async creditUsage(
     @Arg('from', () => Date) from: Date,
     @Arg('to', () => Date) to: Date,
     @Arg('window', () => UsageWindow) window: UsageWindow,
     @Arg('feature', () => String, { nullable: true }) feature: string | null,
+    @Arg('organizationId', () => ID, { nullable: true }) organizationId: string | null,
+    @Arg('groupBy', () => [UsageGroup], { nullable: true, defaultValue: [UsageGroup.FEATURE] }) groupBy: UsageGroup[] | null,
     @Ctx() ctx: RequestContext,
   ) {
     if (from >= to) throw badUserInput('to', 'must be after from');
@@ -32,6 +42,14 @@ export class UsageResolver {
     if (to.getTime() - from.getTime() > maxDays * DAY_MS) {
       throw badUserInput('to', `must be at most ${maxDays} days after from for ${window.toUpperCase()} windows`);
     }
-    return creditUsage(ctx.em, viewerOf(ctx).id, { from, to, window, feature: feature == null ? null : featureKey('feature', feature) });
+    if (groupBy && groupBy.length > 2) throw badUserInput('groupBy', 'lists FEATURE and MEMBER at most once each');
+    const accountId = await readableAccount(ctx, organizationId);
+    return creditUsage(ctx.em, accountId, {
+      from,
+      to,
+      window,
+      feature: feature == null ? null : featureKey('feature', feature),
+      byMember: groupBy?.includes(UsageGroup.MEMBER) ?? false,
+    });
   }
 }

@@ -6,7 +6,8 @@ import { CreditPackResolver } from '../billing/credit-pack.resolver.js';
 import type { RequestContext } from '../core/context.js';
 import { DateTimeScalar } from '../core/date-time.js';
 import { forbidden, unauthenticated } from '../core/errors.js';
-import { CreditsResolver, UserCreditsResolver, WorkshopCreditsResolver } from '../credits/credits.resolver.js';
+import { CreditActorResolver, CreditsResolver, OrganizationCreditsResolver, UserCreditsResolver, WorkshopCreditsResolver } from '../credits/credits.resolver.js';
+import { OrganizationMemberResolver, OrganizationResolver, UserOrganizationsResolver } from '../organizations/organization.resolver.js';
 import { ReservationsResolver } from '../credits/reservations.resolver.js';
 import { UsageResolver } from '../credits/usage.resolver.js';
 import { UserResolver } from '../users/user.resolver.js';
@@ -21,9 +22,14 @@ const authChecker: AuthChecker<RequestContext> = ({ context }, roles) => {
 
 export const resolvers = [
   UserResolver,
+  OrganizationResolver,
+  OrganizationMemberResolver,
+  UserOrganizationsResolver,
   WorkshopResolver,
   UserWorkshopsResolver,
   CreditsResolver,
+  CreditActorResolver,
+  OrganizationCreditsResolver,
   UserCreditsResolver,
   WorkshopCreditsResolver,
   ReservationsResolver,

@@ -5,11 +5,11 @@ import type { Ledger } from '../credits/ledger.js';
 import { queryRows } from '../database/native-query.js';
 import { pgTextArray, type Row } from '../database/rows.js';
 import { rolesFor } from '../users/roles.js';
-import { toUser, type User } from '../users/user.model.js';
+import { toUser, USER_ROWS, type User } from '../users/user.model.js';
 import type { VerifiedIdentity } from './identity.js';
 
 /** The viewer lookup every authenticated request makes (the benchmark's raw-SQL ceiling imports it too). */
-export const VIEWER_SQL = 'select * from users where clerk_user_id = ? limit 1';
+export const VIEWER_SQL = `${USER_ROWS} where u.clerk_user_id = ? limit 1`;
 
 export interface ProvisioningOptions {
   adminUserIds: ReadonlySet<string>;
@@ -33,12 +33,16 @@ export async function provisionUser(
   let user: User;
   if (!row) {
     await em.transactional(async (tx) => {
+      // The user and their personal account, whose id is theirs; a concurrent first request loses the race on the
+      // unique clerk_user_id, and its account row goes with its rolled-back transaction.
+      const id = prefixedId('usr');
+      await tx.execute(`insert into accounts (id, kind, created_at, updated_at) values (?, 'personal', now(), now())`, [id]);
       const inserted = await tx.execute<{ id: string }[]>(
         `insert into users (id, clerk_user_id, email, first_name, last_name, image_url, roles, created_at, updated_at)
          values (?, ?, ?, ?, ?, ?, ?::text[], now(), now())
          on conflict (clerk_user_id) do nothing returning id`,
         [
-          prefixedId('usr'),
+          id,
           identity.subject,
           identity.email ?? null,
           identity.firstName ?? null,
@@ -48,6 +52,7 @@ export async function provisionUser(
         ],
       );
       if (inserted[0]) await ledger.grantStarterCredits(tx, inserted[0].id, options.starterCredits);
+      else await tx.execute(`delete from accounts where id = ? and kind = 'personal'`, [id]);
     });
     const [created] = await queryRows(em, VIEWER_SQL, [identity.subject]);
     if (!created) throw new Error(`user ${identity.subject} was provisioned but cannot be read back`);
@@ -82,8 +87,12 @@ async function refreshProfile(em: EntityManager, row: Row, identity: VerifiedIde
     sameRoles(row.roles, roles);
   if (unchanged) return user;
   const [updated] = await em.execute<Row[]>(
-    `update users set email = ?, first_name = ?, last_name = ?, image_url = ?, roles = ?::text[], updated_at = now()
-     where id = ? returning *`,
+    `with changed as (
+       update users set email = ?, first_name = ?, last_name = ?, image_url = ?, roles = ?::text[], updated_at = now()
+       where id = ? returning *
+     )
+     select changed.*, a.credit_balance, a.held_credits, a.expiring_credits, a.plan_tier, a.stripe_customer_id
+     from changed join accounts a on a.id = changed.id`,
     [profile.email, profile.firstName, profile.lastName, profile.imageUrl, pgTextArray(roles), user.id],
   );
   return updated ? toUser(updated, roles) : user;

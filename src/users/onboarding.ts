@@ -22,10 +22,14 @@ export const onboardingStateOf = (user: User): OnboardingState => ({
 /** Idempotent: the first completion time is kept, whatever the number of calls or their concurrency. */
 export async function completeOnboarding(em: EntityManager, userId: string, roles: readonly string[]): Promise<User> {
   const [row] = await em.execute<Row[]>(
-    `update users set onboarding_complete = true,
-       onboarding_completed_at = coalesce(onboarding_completed_at, now()),
-       updated_at = case when onboarding_complete then updated_at else now() end
-     where id = ? returning *`,
+    `with done as (
+       update users set onboarding_complete = true,
+         onboarding_completed_at = coalesce(onboarding_completed_at, now()),
+         updated_at = case when onboarding_complete then updated_at else now() end
+       where id = ? returning *
+     )
+     select done.*, a.credit_balance, a.held_credits, a.expiring_credits, a.plan_tier, a.stripe_customer_id
+     from done join accounts a on a.id = done.id`,
     [userId],
   );
   if (!row) throw notFound('User', userId);

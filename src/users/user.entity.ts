@@ -1,20 +1,19 @@
-import { Check, Entity, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
+import { Entity, OneToOne, Property } from '@mikro-orm/decorators/legacy';
 import { OptionalProps } from '@mikro-orm/core';
+import { AccountEntity } from '../accounts/account.entity.js';
 
 /**
- * The users table as the schema's source (migrations, the drift test). Requests never load it through the ORM: they
- * read rows into the User read model (user.model.ts) and change them in SQL.
+ * The users table as the schema's source (migrations, the drift test). A user's id is also the id of their personal
+ * account (accounts), where their balance lives. Requests never load users through the ORM: they read rows into the
+ * User read model (user.model.ts) and change them in SQL.
  */
 @Entity({ tableName: 'users' })
-@Check({ name: 'users_credit_balance_check', expression: 'credit_balance >= 0' })
-// Held and expiring credits are parts of the balance; the posting core keeps both within it (credits/posting/).
-@Check({ name: 'users_held_credits_check', expression: 'held_credits >= 0 and held_credits <= credit_balance' })
-@Check({ name: 'users_expiring_credits_check', expression: 'expiring_credits >= 0 and expiring_credits <= credit_balance' })
 export class UserEntity {
-  [OptionalProps]?: 'roles' | 'creditBalance' | 'heldCredits' | 'expiringCredits' | 'onboardingComplete' | 'planTier' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'roles' | 'onboardingComplete' | 'createdAt' | 'updatedAt';
 
-  @PrimaryKey({ type: 'text' })
-  id!: string;
+  /** The user's id (usr_...), which is also their personal account's. */
+  @OneToOne(() => AccountEntity, { primary: true, owner: true, fieldName: 'id', deleteRule: 'no action', updateRule: 'no action' })
+  account!: AccountEntity;
 
   @Property({ type: 'text', unique: 'users_clerk_user_id_unique' })
   clerkUserId!: string;
@@ -34,30 +33,15 @@ export class UserEntity {
   @Property({ type: 'text', nullable: true })
   company?: string | null;
 
+  /** The roles last granted by the configuration; authorization reads the configuration itself (users/roles.ts). */
   @Property({ type: 'text[]', defaultRaw: "'{}'" })
   roles: string[] = [];
-
-  @Property({ type: 'integer', default: 0 })
-  creditBalance: number = 0;
-
-  @Property({ type: 'integer', default: 0 })
-  heldCredits: number = 0;
-
-  @Property({ type: 'integer', default: 0 })
-  expiringCredits: number = 0;
 
   @Property({ type: 'boolean', default: false })
   onboardingComplete: boolean = false;
 
   @Property({ type: 'timestamptz', nullable: true })
   onboardingCompletedAt?: Date | null;
-
-  @Index({ name: 'users_stripe_customer_id_index' })
-  @Property({ type: 'text', nullable: true })
-  stripeCustomerId?: string | null;
-
-  @Property({ type: 'text', default: 'free' })
-  planTier: string = 'free';
 
   @Property({ type: 'timestamptz', nullable: true })
   deletedAt?: Date | null;

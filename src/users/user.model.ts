@@ -1,13 +1,18 @@
-import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { Field, ID, Int, ObjectType, UseMiddleware } from 'type-graphql';
 import { Cost, ListSize, textCost } from '../core/cost.js';
 import { DateTimeScalar, type PgTimestamp } from '../core/date-time.js';
 
 /** Profile claims are kept up to 512 characters (graphql/auth.ts). */
 const CLAIM_COST = textCost(512);
 import type { Row } from '../database/rows.js';
+import { OwnDataOnly } from './own-data.js';
+
+/** A users row with its personal account's credits, plan and customer: what toUser reads. */
+export const USER_ROWS = `select u.*, a.credit_balance, a.held_credits, a.expiring_credits, a.plan_tier, a.stripe_customer_id
+  from users u join accounts a on a.id = u.id`;
 
 /**
- * The User GraphQL type, as a read model of a users row. Every object of this type comes from SQL through `toUser`
+ * The User GraphQL type, as a read model of a users row (with its personal account's columns, USER_ROWS). Every object of this type comes from SQL through `toUser`
  * (nothing changes a user through the ORM), so it is the one runtime shape a resolver sees: timestamps are
  * PostgreSQL's text, as they come.
  */
@@ -40,30 +45,38 @@ export class User {
   @Field(() => String, { nullable: true })
   company!: string | null;
 
+  @UseMiddleware(OwnDataOnly)
   @ListSize(1)
   @Field(() => [String], { description: 'From the server configuration: `admin` for ADMIN_USER_IDS.' })
   roles!: string[];
 
-  @Field(() => Int, { description: "Credits available now: the sum of this user's completed ledger rows." })
+  @UseMiddleware(OwnDataOnly)
+  @Field(() => Int, { description: "Credits available now in the user's personal account: the sum of its completed ledger rows." })
   creditBalance!: number;
 
+  @UseMiddleware(OwnDataOnly)
   @Field(() => Int, { description: 'Part of the balance held by open reservations: not spendable until they resolve.' })
   heldCredits!: number;
 
+  @UseMiddleware(OwnDataOnly)
   @Field(() => Int, { description: 'Part of the balance that comes from grants with an expiry date (spent first).' })
   expiringCredits!: number;
 
+  @UseMiddleware(OwnDataOnly)
   @Field(() => Int, { description: 'What can be spent or reserved now: creditBalance - heldCredits.' })
   spendableCredits!: number;
 
+  @UseMiddleware(OwnDataOnly)
   @Field(() => Boolean)
   onboardingComplete!: boolean;
 
   onboardingCompletedAt!: PgTimestamp | null;
 
+  @UseMiddleware(OwnDataOnly)
   @Field(() => String, { nullable: true })
   stripeCustomerId!: string | null;
 
+  @UseMiddleware(OwnDataOnly)
   @Field(() => String)
   planTier!: string;
 

@@ -1,5 +1,6 @@
 import { Entity, Enum, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 import { OptionalProps } from '@mikro-orm/core';
+import { AccountEntity } from '../accounts/account.entity.js';
 import { UserEntity } from '../users/user.entity.js';
 import { WorkshopStatus } from './workshop-status.js';
 
@@ -14,6 +15,10 @@ export class WorkshopEntity {
 
   @ManyToOne(() => UserEntity, { fieldName: 'user_id', deleteRule: 'no action' })
   owner!: UserEntity;
+
+  /** The account its charge is posted to: the owner's personal account, or an organization's. */
+  @ManyToOne(() => AccountEntity, { deleteRule: 'no action' })
+  account!: AccountEntity;
 
   @Property({ type: 'text' })
   title!: string;

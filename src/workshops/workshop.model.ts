@@ -12,6 +12,12 @@ export class Workshop {
 
   ownerId!: string;
 
+  /** The account its charge is posted to: the owner's, or an organization's. */
+  accountId!: string;
+
+  @Field(() => ID, { nullable: true, description: "The organization whose wallet pays for it; null when it is the owner's own." })
+  organizationId!: string | null;
+
   @Cost(textCost(200))
   @Field(() => String)
   title!: string;
@@ -32,6 +38,8 @@ export class Workshop {
 export const toWorkshop = (row: Row): Workshop => ({
   id: String(row.id),
   ownerId: String(row.user_id),
+  accountId: String(row.account_id),
+  organizationId: row.account_id === row.user_id ? null : String(row.account_id),
   title: String(row.title),
   status: row.status as WorkshopStatus,
   creditConsumedAt: row.credit_consumed_at === null ? null : String(row.credit_consumed_at),

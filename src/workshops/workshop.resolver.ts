@@ -1,7 +1,9 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
 import { perRequest, viewerOf, type RequestContext } from '../core/context.js';
 import { DEFAULT_PAGE_SIZE } from '../core/pagination.js';
 import { idOf, text } from '../core/validation.js';
+import { roleIn } from '../organizations/organizations.js';
+import { OwnDataOnly } from '../users/own-data.js';
 import { User } from '../users/user.model.js';
 import { WorkshopConnection } from './workshop-list.js';
 import { workshopPages } from './workshop-loaders.js';
@@ -32,13 +34,21 @@ export class WorkshopResolver {
 
   @Authorized()
   @Mutation(() => Workshop)
-  createWorkshop(@Arg('input', () => CreateWorkshopInput) input: CreateWorkshopInput, @Ctx() ctx: RequestContext) {
-    return createWorkshop(ctx.em, viewerOf(ctx).id, { title: text('input.title', input.title, { max: 200 }) }, ctx.services.config.limits.workshops);
+  async createWorkshop(@Arg('input', () => CreateWorkshopInput) input: CreateWorkshopInput, @Ctx() ctx: RequestContext) {
+    const viewer = viewerOf(ctx);
+    const title = text('input.title', input.title, { max: 200 });
+    let accountId = viewer.id;
+    if (input.organizationId != null) {
+      accountId = idOf('org', 'input.organizationId', input.organizationId);
+      await roleIn(ctx.em, accountId, viewer);
+    }
+    return createWorkshop(ctx.em, viewer.id, { title, accountId }, ctx.services.config.limits.workshops);
   }
 }
 
 @Resolver(() => User)
 export class UserWorkshopsResolver {
+  @UseMiddleware(OwnDataOnly)
   @FieldResolver(() => WorkshopConnection)
   workshops(
     @Root() user: User,

@@ -40,7 +40,7 @@ describe('createCheckoutSession', () => {
       cancel_url: `${APP_URL}/billing/cancel`,
       line_items: [{ quantity: '1', price_data: { currency: 'usd', unit_amount: '1000', product_data: { name: 'Small' } } }],
     });
-    const { rows: saved } = await server.sql.query('select stripe_customer_id from users where id = $1', [userId]);
+    const { rows: saved } = await server.sql.query('select stripe_customer_id from accounts where id = $1', [userId]);
     expect(saved[0].stripe_customer_id).toBe(customerId);
 
     // The customer pays; Stripe tells us.
@@ -83,7 +83,7 @@ describe('createCheckoutSession', () => {
       const mine = [...stripe.customers.values()].filter((c) => (c.metadata as Record<string, string>).userId === userId);
       expect(mine).toHaveLength(1);
       expect(new Set(sessions.map((s) => stripe.sessions.get(s.id)!.customer))).toEqual(new Set([mine[0]!.id]));
-      const { rows } = await server.sql.query('select stripe_customer_id from users where id = $1', [userId]);
+      const { rows } = await server.sql.query('select stripe_customer_id from accounts where id = $1', [userId]);
       expect(rows[0].stripe_customer_id).toBe(mine[0]!.id);
       expect(await ledgerRows(server, userId)).toHaveLength(4);
     } finally {
@@ -168,7 +168,7 @@ describe('createCheckoutSession', () => {
     stripe.fail({ method: 'POST', path: '/v1/customers', status: 402, type: 'card_error', message: 'Nope' });
     const res = await server.as(sub).execute(CreateCheckoutSessionDocument, { input: { packId: PACKS.small.id } });
     expect(errorOf(res)?.code).toBe('PAYMENT_PROVIDER_ERROR');
-    const { rows } = await server.sql.query('select stripe_customer_id from users where id = $1', [userId]);
+    const { rows } = await server.sql.query('select stripe_customer_id from accounts where id = $1', [userId]);
     expect(rows[0].stripe_customer_id).toBeNull();
     expect(await ledgerRows(server, userId)).toEqual([]);
   });

@@ -56,7 +56,7 @@ describe('reversals win over holds', () => {
     const [row] = (await ledgerRows(server, user.userId)).filter((r) => r.type === 'refund');
     expect(row).toMatchObject({ amount: -40, credits_reversed: 40, metadata: expect.objectContaining({ unrecoveredCredits: 0, takenFromHolds: 35 }) });
 
-    const { rows } = await server.sql.query('select id, amount, reversed_amount from reservations where user_id = $1 order by created_at', [user.userId]);
+    const { rows } = await server.sql.query('select id, amount, reversed_amount from reservations where account_id = $1 order by created_at', [user.userId]);
     expect(rows).toEqual([
       { id: older.data!.reserveCredits.id, amount: 10, reversed_amount: 10 },
       { id: newer.data!.reserveCredits.id, amount: 0, reversed_amount: 25 },

@@ -34,12 +34,12 @@ describe('plan allowances', () => {
     (
       await first.sql.query<{ key: string; amount: number; expires_at: Date }>(
         `select t.idempotency_key as key, t.amount, g.expires_at from credit_transactions t
-         join credit_grants g on g.transaction_id = t.id where t.user_id = $1 and t.type = 'grant' order by t.posting_seq`,
+         join credit_grants g on g.transaction_id = t.id where t.account_id = $1 and t.type = 'grant' order by t.posting_seq`,
         [userId],
       )
     ).rows;
   const expirations = async (userId: string) =>
-    (await first.sql.query<{ amount: number }>(`select amount from credit_transactions where user_id = $1 and type = 'expiration' order by posting_seq`, [userId])).rows.map(
+    (await first.sql.query<{ amount: number }>(`select amount from credit_transactions where account_id = $1 and type = 'expiration' order by posting_seq`, [userId])).rows.map(
       (r) => r.amount,
     );
 
@@ -49,7 +49,7 @@ describe('plan allowances', () => {
     for (const [label, tier] of [['saver', 'pro'], ['spender', 'pro'], ['idle', 'pro'], ['team', 'team'], ['free', 'free'], ['gone', 'pro']] as const) {
       const sub = uniqueSub(`allow_${label}`);
       const id = await userIdOf(first, sub);
-      await first.sql.query('update users set plan_tier = $2 where id = $1', [id, tier]);
+      await first.sql.query('update accounts set plan_tier = $2 where id = $1', [id, tier]);
       users[label] = { sub, id };
     }
     await first.sql.query('update users set deleted_at = now() where id = $1', [users.gone!.id]);
@@ -126,7 +126,7 @@ describe('plan allowances', () => {
   it("runs in each instance's background loop, which stops cleanly", async () => {
     const sub = uniqueSub('allow_loop');
     const id = await userIdOf(first, sub);
-    await first.sql.query(`update users set plan_tier = 'team' where id = $1`, [id]);
+    await first.sql.query(`update accounts set plan_tier = 'team' where id = $1`, [id]);
     const JUNE = new Date('2031-06-02T00:00:00Z');
     const log = createLogger('silent');
     const loops = [first, second].map((server) =>

@@ -73,7 +73,7 @@ describe('reservation concurrency', () => {
     await sweep(server, later); // whatever a busy user made the racing sweepers skip
 
     const { rows } = await server.sql.query<{ id: string; status: string; captured_amount: number | null }>(
-      'select id, status, captured_amount from reservations where user_id = $1',
+      'select id, status, captured_amount from reservations where account_id = $1',
       [userId],
     );
     expect(rows).toHaveLength(24);
@@ -116,7 +116,7 @@ describe('reservation concurrency', () => {
   it('spends racing the expiry of the grants they draw on never spend an expired credit twice', async () => {
     const { sub, userId } = await fundedUser('race_expiry');
     // Lapsed by the server's own clock, so every spend expires them inline while the sweepers do the same.
-    await server.sql.query(`update credit_grants set expires_at = now() - interval '1 second' where user_id = $1`, [userId]);
+    await server.sql.query(`update credit_grants set expires_at = now() - interval '1 second' where account_id = $1`, [userId]);
     const results = await Promise.all([
       ...Array.from({ length: 30 }, () => spend(sub, 2)),
       sweep(server, new Date()),

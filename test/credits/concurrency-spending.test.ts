@@ -142,7 +142,7 @@ describe('concurrency', () => {
 
     expect(results.map((r) => r.errors)).toEqual(Array(20).fill(undefined));
     expect(new Set(results.map((r) => r.data!.me.id)).size).toBe(1);
-    const { rows: users } = await server.sql.query('select id, credit_balance from users where clerk_user_id = $1', [sub]);
+    const { rows: users } = await server.sql.query('select u.id, a.credit_balance from users u join accounts a on a.id = u.id where u.clerk_user_id = $1', [sub]);
     expect(users).toHaveLength(1);
     expect(users[0].credit_balance).toBe(10);
     const rows = await ledgerRows(server, users[0].id);

@@ -29,7 +29,7 @@ describe('expiring grants', () => {
       await server.sql.query<{ type: string; grant_amount: number; amount: number }>(
         `select t.type, g.amount as grant_amount, a.amount from credit_allocations a
          join credit_transactions t on t.id = a.transaction_id join credit_grants g on g.transaction_id = a.grant_id
-         where t.user_id = $1 order by t.posting_seq, g.expires_at`,
+         where t.account_id = $1 order by t.posting_seq, g.expires_at`,
         [userId],
       )
     ).rows;
@@ -115,7 +115,7 @@ describe('expiring grants', () => {
     await sweep(server, inHours(2));
     expect(await accountOf(server, a.userId)).toEqual({ balance: 9, held: 9, expiring: 9 });
     // Lapsed by the server's own clock too: release and capture then expire what the hold had kept, inline.
-    await server.sql.query(`update credit_grants set expires_at = now() - interval '1 second' where user_id = $1`, [a.userId]);
+    await server.sql.query(`update credit_grants set expires_at = now() - interval '1 second' where account_id = $1`, [a.userId]);
     await release(server, a.sub, first.id);
     expect(await accountOf(server, a.userId)).toEqual({ balance: 4, held: 4, expiring: 4 });
     await capture(server, a.sub, second.id, 1);
@@ -141,7 +141,7 @@ describe('expiring grants', () => {
     const { sub, userId } = await newUser('refund');
     const ledger = new Ledger(server.orm.em.fork(), { workshopCreditCost: 1 });
     const session = key('cs_test');
-    await ledger.purchases.recordPending({ userId, credits: 10, description: 'Pack of 10', stripeSessionId: session });
+    await ledger.purchases.recordPending({ accountId: userId, actorId: userId, credits: 10, description: 'Pack of 10', stripeSessionId: session });
     await ledger.purchases.complete(session, null);
     await grantExpiring(server, userId, 6, inHours(24));
     await spend(sub, 8); // 6 from the grant, 2 from the purchase

@@ -14,7 +14,7 @@ const toPgPlaceholders = (sql: string) => {
 };
 
 /**
- * Balance at any time and windowed usage, answered from the ledger by the (user_id, effective_at, posting_seq) index.
+ * Balance at any time and windowed usage, answered from the ledger by the (account_id, effective_at, posting_seq) index.
  * Partly internal by design: the query plans are checked with EXPLAIN on the statements themselves.
  */
 describe('balance at a time and usage windows', () => {
@@ -56,7 +56,7 @@ describe('balance at a time and usage windows', () => {
     expect(far.data?.creditBalanceAt).toBe(10);
     const { rows } = await server.sql.query<{ ordered: boolean }>(
       `select bool_and(effective_at >= lag) as ordered from (
-         select effective_at, lag(effective_at) over (order by posting_seq) from credit_transactions where user_id = $1) x
+         select effective_at, lag(effective_at) over (order by posting_seq) from credit_transactions where account_id = $1) x
        where lag is not null`,
       [userId],
     );
@@ -89,13 +89,13 @@ describe('balance at a time and usage windows', () => {
         }
       }
       await server.sql.query(
-        `insert into credit_transactions (id, user_id, type, status, amount, balance_after, description, feature, effective_at, created_at)
+        `insert into credit_transactions (id, account_id, type, status, amount, balance_after, description, feature, effective_at, created_at)
          select 'ctx_' || substr($1, 5) || 'h' || n, $1, case when a > 0 then 'grant' else 'consumption' end, 'completed', a, b,
                 'generated', f, e, e
          from unnest($2::timestamptz[], $3::int[], $4::text[], $5::int[]) with ordinality as h(e, a, f, b, n) order by n`,
         [userId, history.map((h) => new Date(h.at)), history.map((h) => h.amount), history.map((h) => h.feature), history.map((h) => h.balance)],
       );
-      await server.sql.query('update users set credit_balance = $2 where id = $1', [userId, balance]);
+      await server.sql.query('update accounts set credit_balance = $2 where id = $1', [userId, balance]);
       expect(await creditProblems(server, userId)).toEqual([]);
     });
 
@@ -159,30 +159,30 @@ describe('balance at a time and usage windows', () => {
     });
   });
 
-  it('reads a 100,000-row user through the (user_id, effective_at, posting_seq) index', async () => {
+  it('reads a 100,000-row user through the (account_id, effective_at, posting_seq) index', async () => {
     const sub = uniqueSub('big');
     const userId = await userIdOf(server, sub);
     const rows = 100_000;
     await server.sql.query(
-      `insert into credit_transactions (id, user_id, type, status, amount, balance_after, description, feature, effective_at, created_at)
+      `insert into credit_transactions (id, account_id, type, status, amount, balance_after, description, feature, effective_at, created_at)
        select 'ctx_' || substr($1, 5) || 'b' || g, $1, case when g = 0 then 'grant' else 'consumption' end, 'completed',
               case when g = 0 then $2 else -1 end, $2 - g, 'generated', case when g = 0 then null else 'chat' end,
               timestamptz '2025-01-01' + make_interval(secs => g * 300), timestamptz '2025-01-01' + make_interval(secs => g * 300)
        from generate_series(0, $2::int) g order by g`,
       [userId, rows],
     );
-    await server.sql.query('update users set credit_balance = 0 where id = $1', [userId]);
+    await server.sql.query('update accounts set credit_balance = 0 where id = $1', [userId]);
     await server.sql.query('analyze credit_transactions');
 
     const explain = async (sql: string, params: unknown[]) =>
       (await server.sql.query<{ 'QUERY PLAN': string }>(`explain ${toPgPlaceholders(sql)}`, params)).rows.map((r) => r['QUERY PLAN']).join('\n');
     const balancePlan = await explain(BALANCE_AT_SQL, [userId, new Date('2025-06-01T00:00:00Z')]);
-    expect(balancePlan).toMatch(/Index (Only )?Scan( Backward)? using credit_transactions_user_effective_index/);
+    expect(balancePlan).toMatch(/Index (Only )?Scan( Backward)? using credit_transactions_account_effective_index/);
     expect(balancePlan).toMatch(/Limit/);
     const usagePlan = await explain(
       ...usageQuery(userId, { from: new Date('2025-03-01T00:00:00Z'), to: new Date('2025-03-08T00:00:00Z'), window: UsageWindow.DAY }),
     );
-    expect(usagePlan).toMatch(/(Index Scan|Index Only Scan) using credit_transactions_user_effective_index|Bitmap Index Scan on credit_transactions_user_effective_index/);
+    expect(usagePlan).toMatch(/(Index Scan|Index Only Scan) using credit_transactions_account_effective_index|Bitmap Index Scan on credit_transactions_account_effective_index/);
 
     const at = await server.as(sub).execute(CreditBalanceAtDocument, { time: '2025-01-01T00:25:00Z' });
     expect(at.data?.creditBalanceAt).toBe(rows - 5);

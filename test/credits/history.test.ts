@@ -80,7 +80,7 @@ describe('credit history and workshops', () => {
         // Purchases that have not (or never) taken effect, as checkout would leave them; they do not move the balance.
         const balance = await balanceOf(server, userId);
         await server.sql.query(
-          `insert into credit_transactions (id, user_id, type, status, amount, balance_after, description, stripe_session_id, created_at)
+          `insert into credit_transactions (id, account_id, type, status, amount, balance_after, description, stripe_session_id, created_at)
            values ('ctx_pendingrow0001', $1, 'purchase', 'pending', 50, $2, 'Pack', 'cs_test_pending_1', now()),
                   ('ctx_failedrow00001', $1, 'purchase', 'failed', 50, $2, 'Pack', 'cs_test_failed_1', now())`,
           [userId, balance],
@@ -94,7 +94,7 @@ describe('credit history and workshops', () => {
   afterAll(() => server.close());
 
   it('lists the whole ledger newest first in posting order, with running balances', async () => {
-    const { rows } = await server.sql.query<{ id: string }>('select id from credit_transactions where user_id = $1 order by posting_seq desc', [userId]);
+    const { rows } = await server.sql.query<{ id: string }>('select id from credit_transactions where account_id = $1 order by posting_seq desc', [userId]);
     expect(all.map((t) => t.id)).toEqual(rows.map((r) => r.id));
     expect(all).toHaveLength(1 + 1 + 1 + 30 + 2 + 1 + 1); // starter, grant, 2 charges, 30 spends, 2 purchases, grant
     const completed = all.filter((t) => t.status === 'COMPLETED');

@@ -22,7 +22,7 @@ describe('idempotency key namespaces', () => {
     expect(spend.errors).toBeUndefined();
     expect(spend.data?.consumeCredits).toMatchObject({ amount: -2, balanceAfter: 13, idempotencyKey: 'k1' });
     expect((await grantAsAdmin(server, userId, 10, 'k1')).id).toBe(grant.id);
-    const { rows } = await server.sql.query('select idempotency_key from credit_transactions where user_id = $1 order by posting_seq', [userId]);
+    const { rows } = await server.sql.query('select idempotency_key from credit_transactions where account_id = $1 order by posting_seq', [userId]);
     expect(rows.map((r) => r.idempotency_key)).toEqual(['system:starter-credits', 'grant:k1', 'k1']);
   });
 

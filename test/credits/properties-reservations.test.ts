@@ -197,7 +197,7 @@ describe('reservation and expiry properties', () => {
       spendable: model.balance - model.held,
     });
     const { rows } = await server.sql.query<{ id: string; remaining: number }>(
-      'select transaction_id as id, remaining from credit_grants where user_id = $1 order by transaction_id',
+      'select transaction_id as id, remaining from credit_grants where account_id = $1 order by transaction_id',
       [me.id],
     );
     const modelGrants = model.grants.map((g) => ({ id: g.id, remaining: g.remaining })).sort((a, b) => (a.id < b.id ? -1 : 1));

@@ -109,7 +109,7 @@ describe('a client that hangs up in the middle of consumeCredits', () => {
       const earlier = before.get(key)!;
       if (earlier.length > 0) expect(earlier[0]!.id).toBe(id);
     }
-    const { rows } = await sql.query<{ credit_balance: number }>('select credit_balance from users where clerk_user_id = $1', [subject]);
+    const { rows } = await sql.query<{ credit_balance: number }>('select a.credit_balance from users u join accounts a on a.id = u.id where u.clerk_user_id = $1', [subject]);
     expect(rows[0]!.credit_balance).toBe(STARTER_CREDITS - AMOUNT * (abandoned.length + 1));
     expect((await auditDatabase(databaseUrl)).ok).toBe(true);
   });

@@ -76,12 +76,12 @@ describe('the API process is SIGKILLed in the middle of a consumption load', () 
     expect([...rows.values()].filter((r) => r.length > 1)).toEqual([]);
     expect((await auditDatabase(databaseUrl)).ok).toBe(true);
     // Balances add up to exactly what the ledger says was spent.
-    const spent = await sql.query<{ user_id: string; spent: number }>(
-      `select user_id, -sum(amount)::int as spent from credit_transactions where type = 'consumption' group by user_id`,
+    const spent = await sql.query<{ account_id: string; spent: number }>(
+      `select account_id, -sum(amount)::int as spent from credit_transactions where type = 'consumption' group by account_id`,
     );
-    const balances = await sql.query<{ id: string; credit_balance: number }>('select id, credit_balance from users');
+    const balances = await sql.query<{ id: string; credit_balance: number }>('select id, credit_balance from accounts');
     for (const user of balances.rows) {
-      const used = spent.rows.find((r) => r.user_id === user.id)?.spent ?? 0;
+      const used = spent.rows.find((r) => r.account_id === user.id)?.spent ?? 0;
       expect(user.credit_balance).toBe(STARTER_CREDITS - used);
     }
   });

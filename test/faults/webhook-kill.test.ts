@@ -44,6 +44,7 @@ describe('a webhook whose handler is killed midway', () => {
     // PostgreSQL then notices within 100 ms that the client of a running statement has gone, as it would a crashed
     // API host, and rolls its transaction back.
     await sql.query(`alter database ${database} set client_connection_check_interval = '100ms'`);
+    await sql.query(`insert into accounts (id, kind) values ($1, 'personal')`, [USER]);
     await sql.query(`insert into users (id, clerk_user_id) values ($1, 'user_webhook_kill')`, [USER]);
     await sql.query(`insert into credit_packs (id, name, credits, price_cents) values ('pack_kill', 'Five', 5, 900)`);
     // Holds the handler inside its transaction, after the ledger effect, while the event row is written.
@@ -79,7 +80,7 @@ describe('a webhook whose handler is killed midway', () => {
 
   async function state() {
     const { rows } = await sql.query(
-      `select (select credit_balance from users where id = $1) as balance,
+      `select (select credit_balance from accounts where id = $1) as balance,
               (select count(*)::int from credit_transactions where stripe_session_id = $2) as purchases,
               (select count(*)::int from stripe_events) as events`,
       [USER, SESSION],

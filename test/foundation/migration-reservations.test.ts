@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MikroORM } from '@mikro-orm/postgresql';
 import type pg from 'pg';
-import { auditLedger } from '../../src/credits/audit.js';
 import { ormOptions } from '../../src/orm.js';
 import { createTestDatabase, sqlPool } from '../support/database.js';
 import { appliedMigrations, columnNames, constraintNames, indexNames, tableNames } from '../support/schema.js';
@@ -43,7 +42,12 @@ describe('the reservations migration', () => {
       { id: 'usr_m2', credit_balance: 0, held_credits: 0, expiring_credits: 0 },
     ]);
     expect((await sql.query('select * from credit_transactions order by posting_seq')).rows).toEqual(ledgerBefore);
-    expect(await auditLedger(orm.em.fork())).toEqual({ usersChecked: 2, driftedUserIds: [], driftedCount: 0, ok: true });
+    // Invariant 2 as the schema of that time reads it (today's audit reads the accounts of a later migration).
+    const drifted = await sql.query(
+      `select u.id from users u left join credit_transactions t on t.user_id = u.id and t.status = 'completed'
+       group by u.id having u.credit_balance <> coalesce(sum(t.amount), 0)`,
+    );
+    expect(drifted.rows).toEqual([]);
     expect(await indexNames(sql, 'credit_transactions')).toContain('credit_transactions_user_effective_index');
     expect(await constraintNames(sql, 'users')).toEqual(expect.arrayContaining(['users_held_credits_check', 'users_expiring_credits_check']));
   });

@@ -23,23 +23,23 @@ async function everyTableCount(sql: pg.Pool): Promise<Counts> {
   return counts;
 }
 
-/** Users whose balance is not the sum of their COMPLETED ledger rows (invariant 2), with both numbers. */
+/** Accounts whose balance is not the sum of their COMPLETED ledger rows (invariant 2), with both numbers. */
 async function balanceMismatches(sql: pg.Pool) {
   const { rows } = await sql.query(
     `select u.id, u.credit_balance, coalesce(sum(t.amount) filter (where t.status = 'completed'), 0)::int as ledger
-     from users u left join credit_transactions t on t.user_id = u.id
+     from accounts u left join credit_transactions t on t.account_id = u.id
      group by u.id having u.credit_balance <> coalesce(sum(t.amount) filter (where t.status = 'completed'), 0)`,
   );
   return rows;
 }
 
 const balanceOf = async (sql: pg.Pool, userId: string) =>
-  (await sql.query<{ credit_balance: number }>('select credit_balance from users where id = $1', [userId])).rows[0]?.credit_balance;
+  (await sql.query<{ credit_balance: number }>('select credit_balance from accounts where id = $1', [userId])).rows[0]?.credit_balance;
 
 const ledgerOf = async (sql: pg.Pool, userId: string) =>
   (
     await sql.query<{ id: string; type: string; status: string; amount: number; refund_of_id: string | null; stripe_session_id: string | null }>(
-      'select id, type, status, amount, refund_of_id, stripe_session_id from credit_transactions where user_id = $1 order by posting_seq',
+      'select id, type, status, amount, refund_of_id, stripe_session_id from credit_transactions where account_id = $1 order by posting_seq',
       [userId],
     )
   ).rows;
@@ -77,7 +77,8 @@ describe('the development seed', () => {
   it("leaves every user's balance equal to the sum of their completed ledger rows", async () => {
     expect(await balanceMismatches(db.sql)).toEqual([]);
     const audit = await auditLedger(db.orm.em.fork());
-    expect(audit).toEqual({ usersChecked: Object.keys(SEED_USERS).length, driftedUserIds: [], driftedCount: 0, ok: true });
+    // Every user's personal account, and the demo team's.
+    expect(audit).toMatchObject({ usersChecked: Object.keys(SEED_USERS).length, accountsChecked: Object.keys(SEED_USERS).length + 1, driftedCount: 0, ok: true });
   });
 
   it('has a user with no credits and no history', async () => {
@@ -132,11 +133,11 @@ describe('the development seed', () => {
 
   it('has a user with expiring credits, an open hold and resolved reservations', async () => {
     const holds = SEED_USERS.holds.id;
-    const { rows: users } = await db.sql.query('select credit_balance, held_credits, expiring_credits from users where id = $1', [holds]);
+    const { rows: users } = await db.sql.query('select credit_balance, held_credits, expiring_credits from accounts where id = $1', [holds]);
     // 50 + 20 promotional - 5 spent (from the promotion first) - 4 captured (from the promotion first); 10 held.
     expect(users[0]).toEqual({ credit_balance: 61, held_credits: 10, expiring_credits: 11 });
     const { rows: reservations } = await db.sql.query(
-      'select amount, status, captured_amount from reservations where user_id = $1 order by amount desc',
+      'select amount, status, captured_amount from reservations where account_id = $1 order by amount desc',
       [holds],
     );
     expect(reservations).toEqual([
@@ -144,10 +145,10 @@ describe('the development seed', () => {
       { amount: 6, status: 'captured', captured_amount: 4 },
       { amount: 3, status: 'released', captured_amount: null },
     ]);
-    const { rows: grants } = await db.sql.query('select amount, remaining from credit_grants where user_id = $1', [holds]);
+    const { rows: grants } = await db.sql.query('select amount, remaining from credit_grants where account_id = $1', [holds]);
     expect(grants).toEqual([{ amount: 20, remaining: 11 }]);
     const { rows: allocations } = await db.sql.query(
-      'select a.amount from credit_allocations a join credit_transactions t on t.id = a.transaction_id where t.user_id = $1 order by t.posting_seq',
+      'select a.amount from credit_allocations a join credit_transactions t on t.id = a.transaction_id where t.account_id = $1 order by t.posting_seq',
       [holds],
     );
     expect(allocations.map((row) => row.amount)).toEqual([5, 4]);
@@ -175,7 +176,7 @@ describe('the development seed', () => {
   });
 
   it('has the demo user the start-up banner signs a token for', async () => {
-    const { rows } = await db.sql.query(`select credit_balance from users where clerk_user_id = 'user_demo'`);
+    const { rows } = await db.sql.query(`select a.credit_balance from users u join accounts a on a.id = u.id where u.clerk_user_id = 'user_demo'`);
     expect(rows).toHaveLength(1);
     expect(rows[0].credit_balance).toBeGreaterThan(0);
   });

@@ -71,8 +71,8 @@ describe('malformed input is BAD_USER_INPUT, never INTERNAL_SERVER_ERROR', () =>
     const userId = await userIdOf(server, rich);
     await grantAsAdmin(server, userId, 1_000_000);
     // Near the top of the column (set up directly; granting 2,000 times would only be slow).
-    await server.sql.query('update users set credit_balance = 2147000000 where id = $1', [userId]);
-    await server.sql.query(`update credit_transactions set amount = 2147000000, balance_after = 2147000000 where user_id = $1`, [userId]);
+    await server.sql.query('update accounts set credit_balance = 2147000000 where id = $1', [userId]);
+    await server.sql.query(`update credit_transactions set amount = 2147000000, balance_after = 2147000000 where account_id = $1`, [userId]);
     const res = await server.as(ADMIN_SUB).raw({
       query: 'mutation($i: GrantCreditsInput!) { grantCredits(input: $i) { id } }',
       variables: { i: { userId, amount: 1_000_000, reason: 'too much', idempotencyKey: 'overflow' } },

@@ -113,14 +113,14 @@ describe('isolation between users', () => {
     it('grantCredits works for an ADMIN_USER_IDS sub and is idempotent per key', async () => {
       const admin = server.as(ADMIN_SUB);
       const input = { userId: bobId, amount: 7, reason: 'Support goodwill', idempotencyKey: 'support-1' };
-      const before = (await server.sql.query('select credit_balance from users where id = $1', [bobId])).rows[0].credit_balance;
+      const before = (await server.sql.query('select credit_balance from accounts where id = $1', [bobId])).rows[0].credit_balance;
       const first = await admin.execute(GrantCreditsDocument, { input });
       expect(first.data?.grantCredits).toMatchObject({ type: 'GRANT', status: 'COMPLETED', amount: 7, balanceAfter: before + 7, description: 'Support goodwill' });
       const again = await admin.execute(GrantCreditsDocument, { input });
       expect(again.data?.grantCredits.id).toBe(first.data?.grantCredits.id);
       const conflict = await admin.execute(GrantCreditsDocument, { input: { ...input, amount: 8 } });
       expect(errorOf(conflict)?.code).toBe('IDEMPOTENCY_CONFLICT');
-      const { rows } = await server.sql.query('select credit_balance from users where id = $1', [bobId]);
+      const { rows } = await server.sql.query('select credit_balance from accounts where id = $1', [bobId]);
       expect(rows[0].credit_balance).toBe(before + 7);
     });
 
@@ -137,7 +137,7 @@ describe('isolation between users', () => {
       expect(res.data?.user).toMatchObject({ id: aliceId, clerkUserId: alice, roles: [] });
       expect(res.data?.user?.workshops.edges.map((e) => e.node.id)).toEqual([aliceWorkshop]);
       expect(res.data?.user?.creditTransactions.edges.map((e) => e.node.id)).toEqual(expect.arrayContaining(aliceTransactionIds));
-      const { rows } = await server.sql.query('select credit_balance from users where id = $1', [aliceId]);
+      const { rows } = await server.sql.query('select credit_balance from accounts where id = $1', [aliceId]);
       expect(res.data?.user?.creditBalance).toBe(rows[0].credit_balance);
       const missing = await server.as(ADMIN_SUB).execute(UserByIdDocument, { id: 'usr_doesnotexist000' });
       expect(missing.errors).toBeUndefined();
@@ -156,12 +156,12 @@ describe('isolation between users', () => {
       // A deliberate out-of-band change, the kind of corruption the audit exists to catch.
       const victim = await userIdOf(server, uniqueSub('drift'));
       await grantAsAdmin(server, victim, 3);
-      await server.sql.query('update users set credit_balance = credit_balance + 1 where id = $1', [victim]);
+      await server.sql.query('update accounts set credit_balance = credit_balance + 1 where id = $1', [victim]);
       try {
         const res = await server.as(ADMIN_SUB).execute(AuditLedgerDocument, { userId: null });
         expect(res.data?.auditLedger).toMatchObject({ ok: false, driftedUserIds: [victim] });
       } finally {
-        await server.sql.query('update users set credit_balance = credit_balance - 1 where id = $1', [victim]);
+        await server.sql.query('update accounts set credit_balance = credit_balance - 1 where id = $1', [victim]);
       }
     });
   });

@@ -40,7 +40,7 @@ describe('per-user mutation rate limit', () => {
     expect(response.headers.get('retry-after')).toBe(String(retryAfter));
 
     const { rows } = await server.sql.query(
-      `select idempotency_key from credit_transactions t join users u on u.id = t.user_id
+      `select idempotency_key from credit_transactions t join users u on u.id = t.account_id
        where u.clerk_user_id = 'user_rate_alice' and t.type = 'consumption' order by idempotency_key`,
     );
     expect(rows.map((row) => row.idempotency_key)).toEqual(['a1', 'a2', 'a3']);

@@ -86,7 +86,7 @@ describe('a client that goes away', () => {
   }
 
   it.each([
-    ['the hot path (a consumption)', CONSUME, { input: { amount: 1, feature: 'gone', idempotencyKey: 'gone-1' } }, '%update users set credit_balance%'],
+    ['the hot path (a consumption)', CONSUME, { input: { amount: 1, feature: 'gone', idempotencyKey: 'gone-1' } }, '%update accounts set credit_balance%'],
     ['a statement through the ORM (onboarding)', 'mutation { completeOnboarding { id } }', {}, '%update users set onboarding_complete%'],
   ])('has its running statement cancelled when it hangs up: %s', async (_label, query, variables, statement) => {
     const sub = uniqueSub('gone');

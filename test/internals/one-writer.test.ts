@@ -4,14 +4,15 @@ import { describe, expect, it } from '@jest/globals';
 
 /**
  * Internal by design: reads the source to prove the claim of src/credits/posting/postings.ts, that the posting core
- * is the only code that changes a balance (or its held and expiring parts) and the only code that writes ledger,
- * grant, allocation and reservation rows.
+ * is the only code that changes an account's credits (or their held and expiring parts, or a member's monthly spend)
+ * and the only code that writes ledger, grant, allocation and reservation rows.
  */
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const POSTING_CORE = 'src/credits/posting/';
 
 const WRITES_LEDGER_TABLE = /\b(insert\s+into|update|delete\s+from)\s+"?(credit_transactions|credit_grants|credit_allocations|reservations)"?\b/gi;
-const MOVES_A_BALANCE = /\bupdate\s+"?users"?\b[^`;]*?\b(credit_balance|held_credits|expiring_credits)\s*=/gi;
+/** An account's credits, or a member's monthly spend (what their limit is checked against). */
+const MOVES_A_BALANCE = /\bupdate\s+"?(accounts|organization_members)"?\b[^`;]*?\b(credit_balance|held_credits|expiring_credits|open_reservations|spent_credits)\s*=/gi;
 /** Writes through the ORM's unit of work or its native helpers would bypass the statements entirely. */
 const ORM_WRITE = /\.(persist|persistAndFlush|flush|nativeInsert|nativeUpdate|nativeDelete|insertMany)\s*\(/g;
 
@@ -53,7 +54,8 @@ describe('one writer of balances and ledger rows (internal)', () => {
         'insert into credit_grants',
         'insert into reservations',
         'update reservations',
-        'update users set',
+        'update accounts set',
+        'update organization_members m',
       ]),
     );
   });

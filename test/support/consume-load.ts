@@ -130,7 +130,7 @@ export interface LedgerRowByKey {
 /** Rows of these keys, read straight from the table. */
 export async function rowsByKey(sql: pg.Pool, keys: string[]): Promise<Map<string, LedgerRowByKey[]>> {
   const { rows } = await sql.query<LedgerRowByKey>(
-    'select id, user_id, idempotency_key, amount, status from credit_transactions where idempotency_key = any($1::text[])',
+    'select id, account_id, idempotency_key, amount, status from credit_transactions where idempotency_key = any($1::text[])',
     [keys],
   );
   const byKey = new Map<string, LedgerRowByKey[]>(keys.map((key) => [key, []]));

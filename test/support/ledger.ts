@@ -23,7 +23,7 @@ export interface Account {
 
 export async function accountOf(server: TestServer, userId: string): Promise<Account> {
   const { rows } = await server.sql.query<Account>(
-    'select credit_balance as balance, held_credits as held, expiring_credits as expiring from users where id = $1',
+    'select credit_balance as balance, held_credits as held, expiring_credits as expiring from accounts where id = $1',
     [userId],
   );
   if (!rows[0]) throw new Error(`no user ${userId}`);
@@ -53,7 +53,7 @@ export async function ledgerRows(server: TestServer, userId: string): Promise<Le
   const { rows } = await server.sql.query<LedgerRow>(
     `select id, type, status, amount, balance_after, feature, idempotency_key, workshop_id, stripe_session_id,
             stripe_payment_intent_id, refund_of_id, credits_reversed, metadata
-     from credit_transactions where user_id = $1 order by posting_seq`,
+     from credit_transactions where account_id = $1 order by posting_seq`,
     [userId],
   );
   return rows;
@@ -64,9 +64,9 @@ export async function writeCounts(server: TestServer) {
   const { rows } = await server.sql.query<Record<string, number>>(
     `select (select count(*)::int from credit_transactions) as transactions,
             (select count(*)::int from credit_transactions where status = 'completed') as completed,
-            (select coalesce(sum(credit_balance), 0)::int from users) as balances,
-            (select coalesce(sum(held_credits), 0)::int from users) as held,
-            (select count(*)::int from users) as users,
+            (select coalesce(sum(credit_balance), 0)::int from accounts) as balances,
+            (select coalesce(sum(held_credits), 0)::int from accounts) as held,
+            (select count(*)::int from accounts) as users,
             (select count(*)::int from workshops) as workshops,
             (select count(*)::int from workshops where credit_consumed_at is not null) as charged,
             (select count(*)::int from reservations) as reservations,
@@ -98,8 +98,8 @@ export async function creditProblems(server: TestServer, userId: string): Promis
   const {
     rows: [sums],
   } = await server.sql.query<{ held: number; remaining: number }>(
-    `select (select coalesce(sum(amount), 0)::int from reservations where user_id = $1 and status = 'held') as held,
-            (select coalesce(sum(remaining), 0)::int from credit_grants where user_id = $1) as remaining`,
+    `select (select coalesce(sum(amount), 0)::int from reservations where account_id = $1 and status = 'held') as held,
+            (select coalesce(sum(remaining), 0)::int from credit_grants where account_id = $1) as remaining`,
     [userId],
   );
   if (sums!.held !== account.held) problems.push(`held_credits ${account.held} but HELD reservations sum to ${sums!.held}`);
@@ -107,7 +107,7 @@ export async function creditProblems(server: TestServer, userId: string): Promis
   const { rows: grants } = await server.sql.query<{ id: string; amount: number; remaining: number; taken: number; granted: number }>(
     `select g.transaction_id as id, g.amount, g.remaining, t.amount as granted,
             (select coalesce(sum(a.amount), 0)::int from credit_allocations a where a.grant_id = g.transaction_id) as taken
-     from credit_grants g join credit_transactions t on t.id = g.transaction_id where g.user_id = $1`,
+     from credit_grants g join credit_transactions t on t.id = g.transaction_id where g.account_id = $1`,
     [userId],
   );
   for (const g of grants) {
@@ -118,7 +118,7 @@ export async function creditProblems(server: TestServer, userId: string): Promis
     `select r.id, r.status, r.captured_amount,
             (select count(*)::int from credit_transactions t where t.metadata->>'reservationId' = r.id) as charges,
             (select coalesce(-sum(t.amount), 0)::int from credit_transactions t where t.id = r.transaction_id) as charged
-     from reservations r where r.user_id = $1`,
+     from reservations r where r.account_id = $1`,
     [userId],
   );
   for (const r of reservations) {

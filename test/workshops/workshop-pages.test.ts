@@ -11,8 +11,8 @@ describe('workshop pages', () => {
     ownerId = me.data!.me.id;
     // 25 workshops, several sharing a created_at, so the keyset must break ties by id.
     await server.sql.query(
-      `insert into workshops (id, user_id, title, created_at, updated_at)
-       select 'ws_page' || lpad(n::text, 3, '0'), $1, 'Workshop ' || n,
+      `insert into workshops (id, user_id, account_id, title, created_at, updated_at)
+       select 'ws_page' || lpad(n::text, 3, '0'), $1, $1, 'Workshop ' || n,
               timestamptz '2026-11-01 00:00:00+00' + ((n / 3) || ' minutes')::interval, now()
        from generate_series(1, 25) n`,
       [ownerId],
@@ -62,8 +62,8 @@ describe('workshop pages', () => {
   it('keeps microsecond order across pages (rows a JS Date would see as simultaneous)', async () => {
     const me = await server.as('user_micro').execute(MeDocument);
     await server.sql.query(
-      `insert into workshops (id, user_id, title, created_at, updated_at)
-       select 'ws_micro' || n, $1, 'Micro ' || n, timestamptz '2026-11-02 10:00:00.123000+00' + (n || ' microseconds')::interval, now()
+      `insert into workshops (id, user_id, account_id, title, created_at, updated_at)
+       select 'ws_micro' || n, $1, $1, 'Micro ' || n, timestamptz '2026-11-02 10:00:00.123000+00' + (n || ' microseconds')::interval, now()
        from generate_series(1, 5) n`,
       [me.data!.me.id],
     );

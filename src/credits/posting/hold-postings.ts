@@ -5,11 +5,13 @@ import type { Row } from '../../database/rows.js';
 import { CreditTransactionType } from '../credit-transaction.enums.js';
 import type { CreditTransaction } from '../credit-transaction.model.js';
 import { toReservation, type Reservation } from '../reservation.model.js';
-import { usedCredits, type Account, type Postings } from './postings.js';
-import { HOLD, HOLD_LOCKED, MARK_CAPTURED, RELEASE } from './statements.js';
+import { usedCredits, type Account, type Member, type Postings } from './postings.js';
+import { COUNT_MEMBER_HOLD, HOLD, HOLD_LOCKED, HOLD_MEMBER, MARK_CAPTURED, RELEASE } from './statements.js';
 
 export interface Hold {
-  userId: string;
+  accountId: string;
+  /** Who holds: the user; on an organization's wallet, the member whose monthly limit it counts against. */
+  actorId: string;
   amount: number;
   feature: string;
   idempotencyKey: string;
@@ -21,30 +23,31 @@ export interface Hold {
 const holdParams = (hold: Hold) => ({ id: prefixedId('rsv'), ...hold });
 
 /**
- * A hold in one statement, when the user has no expiring credits, enough spendable and fewer than `maxOpen` open
- * holds; undefined otherwise.
+ * A hold in one statement, when the account has no expiring credits, enough spendable and fewer than `maxOpen` open
+ * holds (and, `asMember`, the member's limit has room); undefined otherwise.
  */
-export async function holdFast(em: EntityManager, hold: Hold, maxOpen: number): Promise<Reservation | undefined> {
-  const [row] = await queryRows(em, HOLD.text, HOLD.bind({ ...holdParams(hold), maxOpen }));
+export async function holdFast(postings: Postings, em: EntityManager, hold: Hold, maxOpen: number, asMember: boolean): Promise<Reservation | undefined> {
+  const [row] = asMember
+    ? await queryRows(em, HOLD_MEMBER.text, HOLD_MEMBER.bind({ ...holdParams(hold), maxOpen, month: postings.month() }))
+    : await queryRows(em, HOLD.text, HOLD.bind({ ...holdParams(hold), maxOpen }));
   return row ? toReservation(row) : undefined;
 }
 
-/** How many HELD reservations the user has (exact under their row lock). */
-export async function openHolds(em: EntityManager, userId: string): Promise<number> {
-  const [row] = await em.execute<{ n: number }[]>(`select count(*)::int as n from reservations where user_id = ? and status = 'held'`, [userId]);
-  return row?.n ?? 0;
-}
-
-/** A hold under the user's lock, the checks done by the caller; `account` follows what it holds. */
-export async function holdLocked(em: EntityManager, account: Account, hold: Hold): Promise<Reservation> {
+/** A hold under the account's lock (and the member's), the checks done by the caller; `account` follows what it holds. */
+export async function holdLocked(em: EntityManager, account: Account, hold: Hold, member?: Member): Promise<Reservation> {
   const [row] = await em.execute<Row[]>(HOLD_LOCKED.text, HOLD_LOCKED.bind(holdParams(hold)));
+  if (member) {
+    await em.execute(COUNT_MEMBER_HOLD.text, COUNT_MEMBER_HOLD.bind({ organizationId: member.organizationId, userId: member.userId, amount: hold.amount }));
+    member.held += hold.amount;
+  }
   account.held += hold.amount;
+  account.openReservations += 1;
   return toReservation(row!);
 }
 
 /**
  * Charges `amount` of a HELD reservation as one CONSUMPTION row (drawing on expiring grants first) and frees the
- * whole hold, under the user's lock.
+ * whole hold, under the account's lock; on an organization's wallet, the member's hold becomes what they spent.
  */
 export async function captureHold(
   postings: Postings,
@@ -52,12 +55,14 @@ export async function captureHold(
   account: Account,
   reservation: Reservation,
   amount: number,
+  actorId: string,
 ): Promise<CreditTransaction> {
   const row = await postings.debit(
     em,
     account,
     {
-      userId: reservation.userId,
+      accountId: reservation.accountId,
+      actorId,
       type: CreditTransactionType.CONSUMPTION,
       amount: -amount,
       description: reservation.description ?? usedCredits(amount, reservation.feature),
@@ -67,12 +72,14 @@ export async function captureHold(
     },
     Math.min(amount, account.expiring),
   );
-  await em.execute(MARK_CAPTURED.text, MARK_CAPTURED.bind({ reservationId: reservation.id, amount, transactionId: row.id }));
+  await em.execute(MARK_CAPTURED.text, MARK_CAPTURED.bind({ reservationId: reservation.id, amount, transactionId: row.id, month: postings.month() }));
+  account.openReservations -= 1;
   return row;
 }
 
-/** Frees a HELD reservation without a charge, under the user's lock. */
+/** Frees a HELD reservation without a charge, under the account's lock. */
 export async function releaseHold(em: EntityManager, account: Account, reservation: Reservation): Promise<void> {
   await em.execute(RELEASE.text, RELEASE.bind({ reservationId: reservation.id }));
   account.held -= reservation.amount;
+  account.openReservations -= 1;
 }

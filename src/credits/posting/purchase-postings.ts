@@ -7,7 +7,9 @@ import type { Postings } from './postings.js';
 import { COMPLETE_PURCHASE, FAIL_PURCHASE, RECORD_PENDING_PURCHASE } from './statements.js';
 
 export interface PendingPurchase {
-  userId: string;
+  accountId: string;
+  /** Who started it (the buyer); null for sessions made outside the API. */
+  actorId: string | null;
   credits: number;
   description: string;
   stripeSessionId: string;
@@ -20,13 +22,14 @@ export interface PendingPurchase {
  * whoever lost waits for the winner's row and gets undefined.
  */
 export async function recordPendingPurchase(postings: Postings, em: EntityManager, purchase: PendingPurchase): Promise<CreditTransaction | undefined> {
-  const [user] = await em.execute<Row[]>('select 1 from users where id = ?', [purchase.userId]);
-  if (!user) throw notFound('User', purchase.userId);
+  const [account] = await em.execute<Row[]>('select 1 from accounts where id = ?', [purchase.accountId]);
+  if (!account) throw notFound('Account', purchase.accountId);
   const [row] = await em.execute<Row[]>(
     RECORD_PENDING_PURCHASE.text,
     RECORD_PENDING_PURCHASE.bind({
       id: prefixedId('ctx'),
-      userId: purchase.userId,
+      accountId: purchase.accountId,
+      actorId: purchase.actorId,
       credits: purchase.credits,
       description: purchase.description,
       stripeSessionId: purchase.stripeSessionId,
@@ -47,7 +50,7 @@ export async function completePurchase(
     COMPLETE_PURCHASE.text,
     COMPLETE_PURCHASE.bind({
       purchaseId: purchase.id,
-      userId: purchase.userId,
+      accountId: purchase.accountId,
       amount: purchase.amount,
       paymentIntentId,
       payment: payment ? JSON.stringify(payment) : null,

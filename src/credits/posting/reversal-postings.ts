@@ -13,7 +13,7 @@ export interface Reversal {
 }
 
 /**
- * Takes back `credits` of a refunded or disputed purchase, under the user's lock: first from the spendable balance,
+ * Takes back `credits` of a refunded or disputed purchase, under the account's lock: first from the spendable balance,
  * then from open holds, newest first (each hold shrinks and records what it gave up, so a capture can charge only
  * what is left). Credits that never expire go before expiring ones. Only what the balance does not hold at all stays
  * unrecovered, recorded on the row: refunded credits can never be spent, held or not.
@@ -44,12 +44,12 @@ export async function postReversal(
   return { row, recovered, fromHolds };
 }
 
-/** Locks the user's open holds, newest first, and shrinks them by `total` between them. */
-async function shrinkHolds(em: EntityManager, userId: string, total: number): Promise<void> {
+/** Locks the account's open holds, newest first, and shrinks them by `total` between them. */
+async function shrinkHolds(em: EntityManager, accountId: string, total: number): Promise<void> {
   const holds = await em.execute<Row[]>(
-    `select id, amount from reservations where user_id = ? and status = 'held' and amount > 0
+    `select id, amount from reservations where account_id = ? and status = 'held' and amount > 0
      order by created_at desc, id desc for update`,
-    [userId],
+    [accountId],
   );
   const takes: { id: string; take: number }[] = [];
   let left = total;
@@ -59,7 +59,7 @@ async function shrinkHolds(em: EntityManager, userId: string, total: number): Pr
     takes.push({ id: String(hold.id), take });
     left -= take;
   }
-  // users.held_credits is the sum of these holds, so this means the two disagree: stop.
-  if (left > 0) throw new Error(`open holds of ${userId} hold less than the ${total} credits expected`);
+  // accounts.held_credits is the sum of these holds, so this means the two disagree: stop.
+  if (left > 0) throw new Error(`open holds of ${accountId} hold less than the ${total} credits expected`);
   await em.execute(SHRINK_HOLDS.text, SHRINK_HOLDS.bind({ takes: JSON.stringify(takes) }));
 }
