@@ -3,7 +3,7 @@ import { allowancePeriod, grantAllowances, type AllowanceSettings } from '../../
 import { startCreditJobs } from '../../src/credits/credit-jobs.js';
 import { sweepExpired } from '../../src/credits/expiry.js';
 import { createLogger } from '../../src/logger.js';
-import { SpendCreditsDocument } from '../generated/graphql.js';
+import { CreateOrganizationDocument, SpendCreditsDocument } from '../generated/graphql.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { key } from '../support/credits.js';
 import { accountOf, creditProblems } from '../support/ledger.js';
@@ -11,7 +11,8 @@ import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
 
 /**
  * Monthly plan allowances, granted by two service instances (two servers, two ORMs) on one database at once, with
- * the clock injected: exactly one allowance grant per user and period, and rollover up to the cap. Internal by design:
+ * the clock injected: exactly one allowance grant per account (users' and organizations') and period, and rollover up
+ * to the cap. Internal by design:
  * the background jobs are called directly, with the time they run at as a parameter.
  */
 describe('plan allowances', () => {
@@ -53,6 +54,10 @@ describe('plan allowances', () => {
       users[label] = { sub, id };
     }
     await first.sql.query('update users set deleted_at = now() where id = $1', [users.gone!.id]);
+    // An organization on the team plan: allowances apply to it by its plan tier, exactly like a user's.
+    const org = await first.as(users.team!.sub).execute(CreateOrganizationDocument, { input: { name: 'Allowance team' } });
+    users.org = { sub: users.team!.sub, id: org.data!.createOrganization.id };
+    await first.sql.query(`update accounts set plan_tier = 'team' where id = $1`, [users.org.id]);
   });
   afterAll(async () => {
     await second?.close();
@@ -72,11 +77,12 @@ describe('plan allowances', () => {
 
   it('grants each eligible user exactly one allowance per period, however many instances run the job at once', async () => {
     const outcomes = await onBoth(MARCH);
-    expect(outcomes.reduce((sum, o) => sum + o.granted, 0)).toBe(4); // saver, spender, idle (pro) and team
+    expect(outcomes.reduce((sum, o) => sum + o.granted, 0)).toBe(5); // saver, spender, idle (pro), team and the organization
     for (const label of ['saver', 'spender', 'idle']) {
       expect(await allowanceRows(users[label]!.id)).toEqual([{ key: 'allowance:2031-03', amount: 50, expires_at: new Date('2031-04-01T00:00:00Z') }]);
     }
     expect(await allowanceRows(users.team!.id)).toEqual([{ key: 'allowance:2031-03', amount: 20, expires_at: new Date('2031-04-01T00:00:00Z') }]);
+    expect(await allowanceRows(users.org!.id)).toEqual([{ key: 'allowance:2031-03', amount: 20, expires_at: new Date('2031-04-01T00:00:00Z') }]);
     expect(await allowanceRows(users.free!.id)).toEqual([]);
     expect(await allowanceRows(users.gone!.id)).toEqual([]);
     expect(await accountOf(first, users.saver!.id)).toEqual({ balance: 50, held: 0, expiring: 50 });
@@ -95,7 +101,7 @@ describe('plan allowances', () => {
     await sweepExpired(second.orm.em.fork(), APRIL);
     expect(await expirations(users.idle!.id)).toEqual([-50]);
     const outcomes = await onBoth(APRIL);
-    expect(outcomes.reduce((sum, o) => sum + o.granted, 0)).toBe(4);
+    expect(outcomes.reduce((sum, o) => sum + o.granted, 0)).toBe(5);
 
     expect((await allowanceRows(users.saver!.id)).at(-1)).toEqual({ key: 'allowance:2031-04', amount: 58, expires_at: new Date('2031-05-01T00:00:00Z') });
     expect((await allowanceRows(users.spender!.id)).at(-1)).toMatchObject({ key: 'allowance:2031-04', amount: 50 });
@@ -112,7 +118,7 @@ describe('plan allowances', () => {
       grantAllowances(second.orm.em.fork(), MAY, settings),
       sweepExpired(second.orm.em.fork(), MAY),
     ]);
-    expect(racing[0].granted + racing[2].granted).toBe(4);
+    expect(racing[0].granted + racing[2].granted).toBe(5);
     expect((await allowanceRows(users.idle!.id)).map((r) => [r.key, r.amount])).toEqual([
       ['allowance:2031-03', 50],
       ['allowance:2031-04', 65],
