@@ -7,7 +7,7 @@ import { inTransaction, settle } from './database.js';
 
 /**
  * Reads of a user with 100,000 ledger rows over a year: `creditBalanceAt` at random instants (one backward step on
- * the (user_id, effective_at, posting_seq) index) and `creditUsage` over a random month by DAY and over the whole
+ * the (account_id, effective_at, posting_seq) index) and `creditUsage` over a random month by DAY and over the whole
  * year by MONTH (a range scan of the same index over every row). Called from run.ts after the other scenarios.
  */
 export const HISTORY_QUERY_ROWS = 100_000;
@@ -35,9 +35,10 @@ async function seedHistoryUser(pool: pg.Pool, runId: string): Promise<string> {
   const clerkUserId = `bench_${runId}_big`;
   const rows = HISTORY_QUERY_ROWS;
   await inTransaction(pool, async (client) => {
-    await client.query('insert into users (id, clerk_user_id, credit_balance) values ($1, $2, 0)', [id, clerkUserId]);
+    await client.query(`insert into accounts (id, kind) values ($1, 'personal')`, [id]);
+    await client.query('insert into users (id, clerk_user_id) values ($1, $2)', [id, clerkUserId]);
     await client.query(
-      `insert into credit_transactions (id, user_id, type, status, amount, balance_after, description, feature, effective_at, created_at)
+      `insert into credit_transactions (id, account_id, type, status, amount, balance_after, description, feature, effective_at, created_at)
        select 'ctx_' || substr($1, 5) || 'h' || g, $1, case when g = 0 then 'grant' else 'consumption' end, 'completed',
               case when g = 0 then $2 else -1 end, $2 - g, 'Benchmark history',
               case when g = 0 then null else ($3::text[])[1 + g % array_length($3::text[], 1)] end,

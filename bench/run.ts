@@ -35,6 +35,7 @@ async function signTokens(secret: string, seeded: SeededData): Promise<ScenarioT
   bar.finish();
   return {
     spread,
+    members: seeded.members.map((member, i) => ({ token: spread[i]!, organizationId: member.organizationId })),
     hot: await issueHs256Token(secret, seeded.hot.clerkUserId, {}, '1d'),
     history: await issueHs256Token(secret, seeded.history.clerkUserId, {}, '1d'),
   };
@@ -42,12 +43,19 @@ async function signTokens(secret: string, seeded: SeededData): Promise<ScenarioT
 
 function sqlScenarios(runId: string, seeded: SeededData): SqlScenario[] {
   let i = 0;
+  let j = 0;
   return [
     {
       name: 'sql-consume-spread',
       summary: 'raw SQL of one consumption (viewer lookup + ledger POST) over plain pg, rotating over all users',
       nextUser: (): BenchUser => seeded.users[i++ % seeded.users.length]!,
       nextKey: keySequence(runId, 'sql-spread'),
+    },
+    {
+      name: 'sql-consume-org',
+      summary: "raw SQL of one organization consumption (viewer lookup + the ledger's POST_MEMBER, limit included) over plain pg, rotating over members",
+      nextUser: () => seeded.members[j++ % seeded.members.length]!,
+      nextKey: keySequence(runId, 'sql-org'),
     },
     {
       name: 'sql-consume-hot',
@@ -149,7 +157,7 @@ async function main(): Promise<number> {
 
   const platform = database.orm.em.getPlatform();
   const statements: ConsumeStatements = consumeStatements((sql, params) => platform.formatQuery(sql, params));
-  report.environment.ceilingStatements = [statements.viewerSql, statements.consumeSql.trim()];
+  report.environment.ceilingStatements = [statements.viewerSql, statements.consumeSql.trim(), statements.memberConsumeSql.trim()];
   const sql = new Map(sqlScenarios(runId, seeded).map((s) => [s.name, s]));
   const selected = (name: string) => !settings.scenarios || settings.scenarios.has(name);
 
@@ -179,7 +187,7 @@ async function main(): Promise<number> {
   await api.stop();
 
   const audit = await auditLedger(database.orm.em.fork());
-  const [hot] = (await pool.query<{ credit_balance: number }>('select credit_balance from users where id = $1', [seeded.hot.id])).rows;
+  const [hot] = (await pool.query<{ credit_balance: number }>('select credit_balance from accounts where id = $1', [seeded.hot.id])).rows;
   report.audit = audit;
   report.environment.hotUserBalanceLeft = hot?.credit_balance;
   report.finishedAt = new Date().toISOString();

@@ -11,6 +11,8 @@ export const CONSUME_FEATURE = 'bench';
 export interface ScenarioTokens {
   /** One token per seeded user, in seeding order. */
   spread: string[];
+  /** The organizations' members (the first users), with the wallet each spends from. */
+  members: { token: string; organizationId: string }[];
   hot: string;
   history: string;
 }
@@ -26,14 +28,16 @@ const rotation = <T>(items: T[]) => {
   return () => items[i++ % items.length]!;
 };
 
-const consumeBody = (idempotencyKey: string) =>
-  JSON.stringify({ query: CONSUME, variables: { input: { amount: 1, feature: CONSUME_FEATURE, idempotencyKey } } });
+const consumeBody = (idempotencyKey: string, organizationId?: string) =>
+  JSON.stringify({ query: CONSUME, variables: { input: { amount: 1, feature: CONSUME_FEATURE, idempotencyKey, ...(organizationId ? { organizationId } : {}) } } });
 
 /** The HTTP scenarios, cheapest first: the framework floor, the two consumption shapes, then the two reads. */
 export function httpScenarios(runId: string, tokens: ScenarioTokens): HttpScenario[] {
   const spreadToken = rotation(tokens.spread);
   const spreadKey = keySequence(runId, 'spread');
   const hotKey = keySequence(runId, 'hot');
+  const member = rotation(tokens.members);
+  const orgKey = keySequence(runId, 'org');
   const balanceToken = rotation(tokens.spread);
   const typename = JSON.stringify({ query: '{ __typename }' });
   const balance = JSON.stringify({ query: BALANCE });
@@ -55,6 +59,15 @@ export function httpScenarios(runId: string, tokens: ScenarioTokens): HttpScenar
       summary: 'consumeCredits, every request the same user (one hot balance row), a new key each time',
       ceiling: 'sql-consume-hot',
       nextRequest: () => ({ token: tokens.hot, body: consumeBody(hotKey()) }),
+    },
+    {
+      name: 'consume-org',
+      summary: "consumeCredits from an organization's wallet: many members of a few organizations, each under a monthly limit",
+      ceiling: 'sql-consume-org',
+      nextRequest: () => {
+        const next = member();
+        return { token: next.token, body: consumeBody(orgKey(), next.organizationId) };
+      },
     },
     {
       name: 'balance',

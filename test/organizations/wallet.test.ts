@@ -214,7 +214,7 @@ describe('organization wallets', () => {
     expect(clean.data!.auditLedger).toEqual({ accountsChecked: 1, driftedAccountIds: [], ok: true });
     await server.sql.query('update accounts set credit_balance = credit_balance + 1 where id = $1', [org.id]);
     try {
-      const drifted = await server.as(ADMIN_SUB).execute(AuditAccountDocument, {});
+      const drifted = await server.as(ADMIN_SUB).execute(AuditAccountDocument, { userId: null });
       expect(drifted.data!.auditLedger.driftedAccountIds).toContain(org.id);
     } finally {
       await server.sql.query('update accounts set credit_balance = credit_balance - 1 where id = $1', [org.id]);
