@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/config.js';
 import { auditLedger } from '../../src/credits/audit.js';
 import { ormOptions } from '../../src/orm.js';
 import { runSeed } from '../../src/seed.js';
-import { SEED_USERS, WORKSHOP_COUNT } from '../../seeders/demo-data.js';
+import { SEED_ORGANIZATION, SEED_USERS, WORKSHOP_COUNT } from '../../seeders/demo-data.js';
 import { createTestDatabase, sqlPool } from '../support/database.js';
 import { cleanEnv, runNode, stopAllProcesses } from '../support/processes.js';
 
@@ -173,6 +173,28 @@ describe('the development seed', () => {
   it('has an admin', async () => {
     const { rows } = await db.sql.query(`select id from users where 'admin' = any(roles)`);
     expect(rows.map((row) => row.id)).toEqual([SEED_USERS.admin.id]);
+  });
+
+  it('has a team wallet: an owner, an admin, two members (one limited), a purchase, shared spending and a hold', async () => {
+    const { rows: members } = await db.sql.query(
+      `select user_id, role, monthly_spend_limit, spent_credits, held_credits from organization_members where organization_id = $1 order by user_id`,
+      [SEED_ORGANIZATION.id],
+    );
+    expect(members).toEqual([
+      { user_id: SEED_USERS.demo.id, role: 'owner', monthly_spend_limit: null, spent_credits: 2, held_credits: 0 },
+      { user_id: SEED_USERS.orgAdmin.id, role: 'admin', monthly_spend_limit: null, spent_credits: 0, held_credits: 0 },
+      { user_id: SEED_USERS.orgMember.id, role: 'member', monthly_spend_limit: 30, spent_credits: 5, held_credits: 0 },
+      { user_id: SEED_USERS.orgMember2.id, role: 'member', monthly_spend_limit: null, spent_credits: 3, held_credits: 4 },
+    ]);
+    const { rows: account } = await db.sql.query('select credit_balance, held_credits from accounts where id = $1', [SEED_ORGANIZATION.id]);
+    // 20 bought + 50 granted - 5 - 3 - 2 spent, 4 of it held.
+    expect(account).toEqual([{ credit_balance: 60, held_credits: 4 }]);
+    const { rows: types } = await db.sql.query(
+      `select type, status, actor_id from credit_transactions where account_id = $1 order by posting_seq`,
+      [SEED_ORGANIZATION.id],
+    );
+    expect(types.map((r) => r.type)).toEqual(['purchase', 'grant', 'consumption', 'consumption', 'consumption']);
+    expect(types.filter((r) => r.type === 'consumption').map((r) => r.actor_id)).toEqual([SEED_USERS.orgMember.id, SEED_USERS.orgMember2.id, SEED_USERS.demo.id]);
   });
 
   it('has the demo user the start-up banner signs a token for', async () => {
