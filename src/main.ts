@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { startCreditJobs } from './credits/credit-jobs.js';
 import { openDatabase } from './database/database.js';
 import { ensureDevelopmentSecret } from './dev-secret.js';
+import { startWebhookWorkers } from './events/webhook-workers.js';
 import { createTokenVerifier, issueHs256Token } from './graphql/auth.js';
 import type { Services } from './graphql/services.js';
 import { createLogger, type Logger } from './logger.js';
@@ -100,6 +101,8 @@ async function main() {
     intervalSeconds: config.credits.sweepIntervalSeconds,
     allowances: { perTier: config.credits.planAllowances, rolloverCap: config.credits.allowanceRolloverCap },
   });
+  // Outgoing webhooks: every instance fans out events and sends due attempts, safely (see events/webhook-workers.ts).
+  const webhookWorkers = startWebhookWorkers({ orm: database.orm, log, config: config.webhooks });
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -118,6 +121,7 @@ async function main() {
     clearTimeout(force);
     await apollo.stop();
     await creditJobs.stop();
+    await webhookWorkers.stop();
     await database.close();
     log.info('stopped');
     process.exit(0);

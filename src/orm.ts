@@ -8,6 +8,9 @@ import { CreditTransactionEntity } from './credits/credit-transaction.entity.js'
 import { ReservationEntity } from './credits/reservation.entity.js';
 import { baseOrmOptions, type OrmOptionsInput } from './database/orm-options.js';
 import { AccountEntity } from './accounts/account.entity.js';
+import { EventEntity } from './events/event.entity.js';
+import { WebhookDeliveryEntity } from './events/webhook-delivery.entity.js';
+import { WebhookEndpointEntity } from './events/webhook-endpoint.entity.js';
 import { OrganizationMemberEntity } from './organizations/organization-member.entity.js';
 import { OrganizationEntity } from './organizations/organization.entity.js';
 import { UserEntity } from './users/user.entity.js';
@@ -27,6 +30,9 @@ export const entities = [
   CreditAllocationEntity,
   ReservationEntity,
   StripeDisputeEntity,
+  EventEntity,
+  WebhookEndpointEntity,
+  WebhookDeliveryEntity,
 ];
 
 /** The one MikroORM configuration, used by the server, the CLI, the seeder, tests and the benchmark. */

@@ -18,7 +18,7 @@ export enum AccountKind {
 @Check({ name: 'accounts_expiring_credits_check', expression: 'expiring_credits >= 0 and expiring_credits <= credit_balance' })
 @Check({ name: 'accounts_open_reservations_check', expression: 'open_reservations >= 0' })
 export class AccountEntity {
-  [OptionalProps]?: 'creditBalance' | 'heldCredits' | 'expiringCredits' | 'openReservations' | 'planTier' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'creditBalance' | 'heldCredits' | 'expiringCredits' | 'openReservations' | 'planTier' | 'eventSeq' | 'createdAt' | 'updatedAt';
 
   @PrimaryKey({ type: 'text' })
   id!: string;
@@ -45,6 +45,10 @@ export class AccountEntity {
   @Index({ name: 'accounts_stripe_customer_id_index' })
   @Property({ type: 'text', nullable: true })
   stripeCustomerId?: string | null;
+
+  /** The sequence number of the account's last event (events/outbox.ts takes the next one under the row lock). */
+  @Property({ type: 'bigint', defaultRaw: '0' })
+  eventSeq?: string;
 
   @Property({ type: 'timestamptz', defaultRaw: 'now()' })
   createdAt: Date = new Date();

@@ -11,6 +11,7 @@ import { OrganizationMemberResolver, OrganizationResolver, UserOrganizationsReso
 import { ReservationsResolver } from '../credits/reservations.resolver.js';
 import { UsageResolver } from '../credits/usage.resolver.js';
 import { UserResolver } from '../users/user.resolver.js';
+import { WebhooksResolver } from '../events/webhooks.resolver.js';
 import { UserWorkshopsResolver, WorkshopResolver } from '../workshops/workshop.resolver.js';
 import { toGraphQLError } from './errors.js';
 
@@ -36,6 +37,7 @@ export const resolvers = [
   UsageResolver,
   CreditPackResolver,
   BillingResolver,
+  WebhooksResolver,
 ] as const;
 
 export function buildTallySchema(): Promise<GraphQLSchema> {
