@@ -15,7 +15,7 @@ import { appendEvents, deliveryRows, deliveryWithStatus, endpointFor, ownOrm, re
  * processes sharing the work. Events are appended by this test's own appendEvent (internal by design).
  */
 const ACCOUNT = 'usr_webhookprocesses';
-const TIMEOUT_MS = 1_000;
+const TIMEOUT_MS = 3_000;
 
 describe('webhook delivery by API processes', () => {
   let databaseUrl: string;
