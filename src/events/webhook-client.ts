@@ -30,7 +30,7 @@ const failure = (error: string, status: number | null = null, body: string | nul
 const pinnedLookup =
   ({ address, family }: ResolvedAddress): LookupFunction =>
   (_hostname, options, callback) => {
-    if (options.all) (callback as unknown as (error: null, addresses: { address: string; family: number }[]) => void)(null, [{ address, family }]);
+    if (options.all) callback(null, [{ address, family }]);
     else callback(null, address, family);
   };
 

@@ -277,6 +277,45 @@ describe('webhook delivery', () => {
     expect(next.data!.webhookDeliveries.pageInfo.hasNextPage).toBe(false);
   });
 
+  it('keeps a redelivery to a disabled endpoint waiting, once however often it is asked for, until it is enabled', async () => {
+    const hooks = await receiver();
+    const endpoint = await endpointFor(server, ADMIN_SUB, hooks, ['reservation.released']);
+    const paused = await server.as(ADMIN_SUB).execute(UpdateWebhookEndpointDocument, { input: { id: endpoint.id, enabled: false } });
+    expect(paused.errors).toBeUndefined();
+    const event = await append('credits.refunded', { amount: -5 });
+
+    const asked = [];
+    for (let i = 0; i < 3; i++) asked.push(await server.as(ADMIN_SUB).execute(RedeliverWebhookEventDocument, { endpointId: endpoint.id, eventId: event.id }));
+    expect(new Set(asked.map((res) => res.data!.redeliverWebhookEvent.id)).size).toBe(1);
+    expect(asked[0]!.data!.redeliverWebhookEvent).toMatchObject({ status: 'PENDING', attemptCount: 0, redelivery: true, event: { type: 'credits.refunded' } });
+    await pause(300);
+    expect(hooks.received).toEqual([]);
+
+    const resumed = await server.as(ADMIN_SUB).execute(UpdateWebhookEndpointDocument, { input: { id: endpoint.id, enabled: true } });
+    expect(resumed.data!.updateWebhookEndpoint.enabled).toBe(true);
+    await receivedCount(hooks, 1, (id) => id === event.id);
+    expect((await deliveryRows(server.sql, { endpointId: endpoint.id })).map((row) => [row.event_id, row.status, row.redelivery])).toEqual([
+      [event.id, 'delivered', true],
+    ]);
+  });
+
+  it('updates what is given and leaves the rest', async () => {
+    const hooks = await receiver();
+    const created = await server.as(ADMIN_SUB).execute(CreateWebhookEndpointDocument, {
+      input: { url: `${hooks.url}/a`, eventTypes: ['credits.granted'], description: 'first' },
+    });
+    const { id } = created.data!.createWebhookEndpoint;
+    const moved = await server.as(ADMIN_SUB).execute(UpdateWebhookEndpointDocument, { input: { id, url: `${hooks.url}/b`, eventTypes: ['balance.depleted', 'balance.depleted'] } });
+    expect(moved.data!.updateWebhookEndpoint).toMatchObject({ url: `${hooks.url}/b`, eventTypes: ['balance.depleted'], description: 'first', enabled: true });
+    const cleared = await server.as(ADMIN_SUB).execute(UpdateWebhookEndpointDocument, { input: { id, description: '' } });
+    expect(cleared.data!.updateWebhookEndpoint).toMatchObject({ url: `${hooks.url}/b`, eventTypes: ['balance.depleted'], description: null });
+    const bad = await server.as(ADMIN_SUB).execute(UpdateWebhookEndpointDocument, { input: { id, eventTypes: ['balance.empty'] } });
+    expect(bad.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.eventTypes' });
+    const gone = await server.as(ADMIN_SUB).execute(UpdateWebhookEndpointDocument, { input: { id: 'we_nosuchendpoint', enabled: true } });
+    expect(gone.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    await server.as(ADMIN_SUB).execute(DeleteWebhookEndpointDocument, { id });
+  });
+
   it('refuses bad endpoint input, naming the field', async () => {
     const create = (input: { url: string; eventTypes: string[]; description?: string }) => server.as(ADMIN_SUB).execute(CreateWebhookEndpointDocument, { input });
     const cases: [Parameters<typeof create>[0], string, RegExp][] = [
