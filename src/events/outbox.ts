@@ -25,16 +25,17 @@ export interface EventInsertParams {
 }
 
 /**
- * The insert of one event row from a CTE named `source` that updated the account with EVENT_SEQ_BUMP and returned
- * its `id` and `event_seq`: a statement that already updates the account (a posting) can append its event in the
- * same statement this way, instead of updating the row twice (which one statement cannot do). Parameters
- * `:eventId`, `:eventType` and, unless `payload` gives an SQL expression (e.g. `jsonb_build_object(...)` over the
- * row just written), `:eventPayload` (JSON text).
+ * The insert of one event row numbered by a CTE named `numbered` that updated the account with EVENT_SEQ_BUMP and
+ * returned its `id` and `event_seq`. A statement that already updates the account (a posting) appends its event in
+ * that same statement this way, instead of updating the row twice (which one statement cannot do). Parameters:
+ * `:eventId`, `:eventType` and, unless `payload` gives an SQL expression instead (e.g. a `jsonb_build_object(...)`
+ * over the row the statement wrote), `:eventPayload` (JSON text). `from` names every CTE the payload reads
+ * (`numbered` alone by default). Usable as the statement's last part or as a CTE of its own.
  */
-export const insertEventFrom = (source: string, payload = ':eventPayload::jsonb') => `
+export const insertEventFrom = (numbered: string, options: { payload?: string; from?: string } = {}) => `
 insert into events (id, account_id, seq, type, payload, created_at)
-select :eventId, ${source}.id, ${source}.event_seq, :eventType, ${payload}, clock_timestamp()
-from ${source}
+select :eventId, ${numbered}.id, ${numbered}.event_seq, :eventType, ${options.payload ?? ':eventPayload::jsonb'}, clock_timestamp()
+from ${options.from ?? numbered}
 returning id, seq`;
 
 export interface AppendEventParams extends EventInsertParams {
