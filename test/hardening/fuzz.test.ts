@@ -803,7 +803,7 @@ describe('fuzzing every root field of the schema', () => {
     const paid = await checkout(server, subs.user);
     const answer = await deliver(server, stripeEvent('checkout.session.completed', billing.stripe.completeSession(paid.id, 'paid')));
     if (answer.body?.outcome !== 'credited') throw new Error(`purchase not credited: ${JSON.stringify(answer)}`);
-    ids.ctx.push(paid.transaction.id, (await checkout(server, subs.user)).transaction.id);
+    ids.ctx.push(paid.transaction!.id, (await checkout(server, subs.user)).transaction!.id);
     ids.ctx.push((await gql(otherSub, 'mutation { consumeCredits(input: { amount: 1, feature: "chat", idempotencyKey: "o" }) { id } }')).consumeCredits.id);
     ids.pack.push(...(await gql(subs.user, '{ creditPacks { id } }')).creditPacks.map((pack: { id: string }) => pack.id), 'pack_retired');
 
