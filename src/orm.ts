@@ -8,6 +8,7 @@ import { CreditTransactionEntity } from './credits/credit-transaction.entity.js'
 import { ReservationEntity } from './credits/reservation.entity.js';
 import { baseOrmOptions, type OrmOptionsInput } from './database/orm-options.js';
 import { AccountEntity } from './accounts/account.entity.js';
+import { PlanEntity } from './accounts/plan.entity.js';
 import { EventEntity } from './events/event.entity.js';
 import { WebhookDeliveryEntity } from './events/webhook-delivery.entity.js';
 import { WebhookEndpointEntity } from './events/webhook-endpoint.entity.js';
@@ -18,6 +19,7 @@ import { WorkshopEntity } from './workshops/workshop.entity.js';
 
 /** Every table, as its feature declares it: the schema's source for migrations and the drift test. */
 export const entities = [
+  PlanEntity,
   AccountEntity,
   UserEntity,
   OrganizationEntity,

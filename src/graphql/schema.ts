@@ -6,6 +6,7 @@ import { CreditPackResolver } from '../billing/credit-pack.resolver.js';
 import type { RequestContext } from '../core/context.js';
 import { DateTimeScalar } from '../core/date-time.js';
 import { forbidden, unauthenticated } from '../core/errors.js';
+import { OrganizationAllowanceResolver, UserAllowanceResolver } from '../credits/allowance.resolver.js';
 import { CreditActorResolver, CreditsResolver, OrganizationCreditsResolver, UserCreditsResolver, WorkshopCreditsResolver } from '../credits/credits.resolver.js';
 import { OrganizationMemberResolver, OrganizationResolver, UserOrganizationsResolver } from '../organizations/organization.resolver.js';
 import { ReservationsResolver } from '../credits/reservations.resolver.js';
@@ -35,6 +36,8 @@ export const resolvers = [
   WorkshopCreditsResolver,
   ReservationsResolver,
   UsageResolver,
+  UserAllowanceResolver,
+  OrganizationAllowanceResolver,
   CreditPackResolver,
   BillingResolver,
   WebhooksResolver,
