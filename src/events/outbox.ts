@@ -15,6 +15,12 @@ import type { EventType } from './event-types.js';
  * `data` in the body built by event-body.ts: `{ id, type, accountId, sequence, createdAt, data }`.
  */
 
+/**
+ * The most an event's payload may take as JSON. A ledger row with its 4 KiB of metadata and its texts fits with room
+ * to spare; the GraphQL cost of WebhookEvent.data counts on it.
+ */
+export const MAX_EVENT_PAYLOAD_BYTES = 16 * 1024;
+
 /** The SET clause that takes an account's next event number; pair it with `returning id, event_seq`. */
 export const EVENT_SEQ_BUMP = 'event_seq = event_seq + 1';
 
@@ -68,12 +74,9 @@ export interface AppendedEvent {
  * commits on its own). Takes the account's row lock until that transaction ends.
  */
 export async function appendEvent(em: EntityManager, event: NewEvent): Promise<AppendedEvent> {
-  const params: AppendEventParams = {
-    eventId: prefixedId('evt'),
-    accountId: event.accountId,
-    eventType: event.type,
-    eventPayload: JSON.stringify(event.payload),
-  };
+  const eventPayload = JSON.stringify(event.payload);
+  if (Buffer.byteLength(eventPayload) > MAX_EVENT_PAYLOAD_BYTES) throw new Error(`${event.type} payload is over ${MAX_EVENT_PAYLOAD_BYTES} bytes`);
+  const params: AppendEventParams = { eventId: prefixedId('evt'), accountId: event.accountId, eventType: event.type, eventPayload };
   const [row] = await em.execute<Row[]>(APPEND_EVENT.text, APPEND_EVENT.bind(params));
   if (!row) throw new Error(`cannot append ${event.type}: account ${event.accountId} does not exist`);
   return { id: String(row.id), seq: String(row.seq) };

@@ -24,6 +24,14 @@ export interface SendOutcome {
   error: string | null;
 }
 
+/**
+ * What is kept of a body: its first MAX_RESPONSE_BODY_BYTES as UTF-8 (so at most that many characters), without
+ * control characters other than tab and newlines (PostgreSQL text takes no NUL, and JSON would spell the rest out
+ * six bytes each).
+ */
+// eslint-disable-next-line no-control-regex
+const storedBody = (bytes: Buffer) => bytes.subarray(0, MAX_RESPONSE_BODY_BYTES).toString('utf8').replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '');
+
 const failure = (error: string, status: number | null = null, body: string | null = null): SendOutcome => ({ ok: false, status, body, error });
 
 /** Connects to the address that was checked, whatever the resolver would say now. */
@@ -94,7 +102,7 @@ async function send(url: URL, body: string, headers: Record<string, string>, opt
         let size = 0;
         const finish = () => {
           response.destroy();
-          const text = Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BODY_BYTES).toString('utf8').replace(/\u0000/g, '');
+          const text = storedBody(Buffer.concat(chunks));
           const status = response.statusCode ?? 0;
           if (status >= 200 && status < 300) resolve({ ok: true, status, body: text, error: null });
           else if (status >= 300 && status < 400) resolve(failure(`redirect (HTTP ${status}) not followed`, status, text));

@@ -4,11 +4,10 @@ import { Cost, ListSize, textCost } from '../core/cost.js';
 import { DateTimeScalar, type PgTimestamp } from '../core/date-time.js';
 import { PageInfo } from '../core/pagination.js';
 import type { Row } from '../database/rows.js';
+import { MAX_EVENT_PAYLOAD_BYTES } from './outbox.js';
 import { MAX_RESPONSE_BODY_BYTES } from './webhook-client.js';
 import { WebhookDeliveryStatus } from './webhook-delivery-status.js';
 
-/** The most a payload is expected to hold (a ledger row with its 4 KiB of metadata, and the figures beside it). */
-const MAX_PAYLOAD_BYTES = 8 * 1024;
 
 @ObjectType('WebhookEvent', { description: 'An event as delivered: the body of its webhook is { id, type, accountId, sequence, createdAt, data }.' })
 export class WebhookEvent {
@@ -24,7 +23,7 @@ export class WebhookEvent {
   @Field(() => Float, { description: "The account's event number (a whole number): 1, 2, 3... in the order the changes took effect." })
   sequence!: number;
 
-  @Cost(Math.ceil(MAX_PAYLOAD_BYTES / 100))
+  @Cost(Math.ceil(MAX_EVENT_PAYLOAD_BYTES / 100))
   @Field(() => GraphQLJSON)
   data!: Record<string, unknown>;
 
