@@ -294,9 +294,14 @@ describe('webhook delivery', () => {
     const resumed = await server.as(ADMIN_SUB).execute(UpdateWebhookEndpointDocument, { input: { id: endpoint.id, enabled: true } });
     expect(resumed.data!.updateWebhookEndpoint.enabled).toBe(true);
     await receivedCount(hooks, 1, (id) => id === event.id);
-    expect((await deliveryRows(server.sql, { endpointId: endpoint.id })).map((row) => [row.event_id, row.status, row.redelivery])).toEqual([
-      [event.id, 'delivered', true],
-    ]);
+    const delivered = await waitUntil(
+      async () => {
+        const rows = await deliveryRows(server.sql, { endpointId: endpoint.id });
+        return rows.every((row) => row.status === 'delivered') ? rows : undefined;
+      },
+      { timeoutMs: 10_000, what: 'the redelivery to be delivered' },
+    );
+    expect(delivered.map((row) => [row.event_id, row.status, row.redelivery, row.attempts])).toEqual([[event.id, 'delivered', true, 1]]);
   });
 
   it('updates what is given and leaves the rest', async () => {
