@@ -105,6 +105,8 @@ export interface CreditJobsConfig {
   allowanceRolloverCap: number;
   /** The recurring Stripe Price of each plan (PLAN_PRICES=pro:price_...,team:price_...), written to the plans table at start. */
   planPrices: ReadonlyMap<string, string>;
+  /** How often each instance sends due auto-recharge attempts to Stripe (AUTO_RECHARGE_INTERVAL_MS); 0 turns it off. */
+  autoRechargeIntervalMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -331,6 +333,7 @@ export function loadConfig(env: Env = process.env): Config {
       planAllowances: planAllowances(env),
       allowanceRolloverCap: integer(env, 'PLAN_ALLOWANCE_ROLLOVER_CAP', 0, 0, 1_000_000),
       planPrices: planPrices(env),
+      autoRechargeIntervalMs: integer(env, 'AUTO_RECHARGE_INTERVAL_MS', 1_000, 0, 3_600_000),
     },
     webhooks: {
       // Off by default under test, where statement-counting tests would see the workers' polling; tests of delivery set it.

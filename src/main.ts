@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
 import { syncPlans } from './billing/plans.js';
+import { startRechargeWorker } from './billing/recharge-worker.js';
 import { createStripeClient } from './billing/stripe.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { startCreditJobs } from './credits/credit-jobs.js';
@@ -104,6 +105,14 @@ async function main() {
   });
   // Outgoing webhooks: every instance fans out events and sends due attempts, safely (see events/webhook-workers.ts).
   const webhookWorkers = startWebhookWorkers({ orm: database.orm, log, config: config.webhooks });
+  // Auto-recharge attempts recorded by postings are sent to Stripe here, outside any transaction (recharge-worker.ts).
+  const rechargeWorker = startRechargeWorker({
+    orm: database.orm,
+    stripe: services.stripe,
+    log,
+    intervalMs: config.credits.autoRechargeIntervalMs,
+    ledger: { workshopCreditCost: config.workshopCreditCost },
+  });
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -123,6 +132,7 @@ async function main() {
     await apollo.stop();
     await creditJobs.stop();
     await webhookWorkers.stop();
+    await rechargeWorker.stop();
     await database.close();
     log.info('stopped');
     process.exit(0);

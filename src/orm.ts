@@ -12,6 +12,7 @@ import { PlanEntity } from './accounts/plan.entity.js';
 import { EventEntity } from './events/event.entity.js';
 import { WebhookDeliveryEntity } from './events/webhook-delivery.entity.js';
 import { WebhookEndpointEntity } from './events/webhook-endpoint.entity.js';
+import { AutoRechargeAttemptEntity } from './billing/auto-recharge-attempt.entity.js';
 import { OrganizationMemberEntity } from './organizations/organization-member.entity.js';
 import { OrganizationEntity } from './organizations/organization.entity.js';
 import { UserEntity } from './users/user.entity.js';
@@ -35,6 +36,7 @@ export const entities = [
   EventEntity,
   WebhookEndpointEntity,
   WebhookDeliveryEntity,
+  AutoRechargeAttemptEntity,
 ];
 
 /** The one MikroORM configuration, used by the server, the CLI, the seeder, tests and the benchmark. */

@@ -7,6 +7,8 @@ import type { RequestContext } from '../core/context.js';
 import { DateTimeScalar } from '../core/date-time.js';
 import { forbidden, unauthenticated } from '../core/errors.js';
 import { OrganizationAllowanceResolver, UserAllowanceResolver } from '../credits/allowance.resolver.js';
+import { LowBalanceResolver, OrganizationLowBalanceResolver, UserLowBalanceResolver } from '../credits/low-balance.resolver.js';
+import { AutoRechargeResolver, OrganizationAutoRechargeResolver, UserAutoRechargeResolver } from '../billing/auto-recharge.resolver.js';
 import { CreditActorResolver, CreditsResolver, OrganizationCreditsResolver, UserCreditsResolver, WorkshopCreditsResolver } from '../credits/credits.resolver.js';
 import { OrganizationMemberResolver, OrganizationResolver, UserOrganizationsResolver } from '../organizations/organization.resolver.js';
 import { ReservationsResolver } from '../credits/reservations.resolver.js';
@@ -38,6 +40,12 @@ export const resolvers = [
   UsageResolver,
   UserAllowanceResolver,
   OrganizationAllowanceResolver,
+  LowBalanceResolver,
+  UserLowBalanceResolver,
+  OrganizationLowBalanceResolver,
+  AutoRechargeResolver,
+  UserAutoRechargeResolver,
+  OrganizationAutoRechargeResolver,
   CreditPackResolver,
   BillingResolver,
   WebhooksResolver,

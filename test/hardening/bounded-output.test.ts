@@ -254,7 +254,7 @@ describe('the output of an admitted operation is bounded', () => {
     values.endpointId = (endpoint.data?.createWebhookEndpoint as { id: string }).id;
     await server.sql.query(
       `insert into events (id, account_id, seq, type, payload, dispatched_at)
-       select 'evt_h' || lpad(g::text, 4, '0'), $1, g, 'credits.consumed', jsonb_build_object('note', repeat('x', $2::int)), now()
+       select 'evt_h' || lpad(g::text, 4, '0'), $1, 1000000 + g, 'credits.consumed', jsonb_build_object('note', repeat('x', $2::int)), now()
        from generate_series(1, $3::int) g`,
       [heavyId, MAX_EVENT_PAYLOAD_BYTES - 20, ROWS_PER_LIST],
     );
