@@ -19,6 +19,8 @@ import { stripeWebhookRoute } from './ops/stripe-webhook.js';
 
 export interface App {
   app: express.Express;
+  /** The schema Apollo serves, also served over WebSocket (graphql/live-server.ts). */
+  schema: GraphQLSchema;
   apollo: ApolloServer<RequestContext>;
   /** From now on /readyz answers 503, so load balancers stop sending new requests (shutdown). */
   startDraining(): void;
@@ -30,7 +32,8 @@ export async function createApp(services: Services, schema?: GraphQLSchema): Pro
   const metrics = await createMetrics(orm);
   stopStatementsOfGoneClients(orm);
   const rateLimiter = new RateLimiter(config.rateLimit);
-  const apollo = createApolloServer(services, schema ?? (await buildTallySchema()), metrics, rateLimiter);
+  const served = schema ?? (await buildTallySchema());
+  const apollo = createApolloServer(services, served, metrics, rateLimiter);
   await apollo.start();
 
   const app = express();
@@ -62,6 +65,7 @@ export async function createApp(services: Services, schema?: GraphQLSchema): Pro
   app.use(httpErrorHandler(log));
   return {
     app,
+    schema: served,
     apollo,
     startDraining: () => {
       draining = true;
