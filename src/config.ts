@@ -32,6 +32,11 @@ export interface StripeConfig {
 export interface DatabaseConfig {
   /** statement_timeout of the serving pool's connections, in ms; 0 turns it off (DATABASE_STATEMENT_TIMEOUT_MS). */
   statementTimeoutMs: number;
+  /**
+   * A connection straight to PostgreSQL for what a transaction pooler (PgBouncer) in DATABASE_URL cannot carry: the
+   * LISTEN of live updates, and the migrations at start-up (DATABASE_DIRECT_URL). Unset: DATABASE_URL serves both.
+   */
+  directUrl?: string;
 }
 
 export interface RateLimitConfig {
@@ -312,7 +317,10 @@ export function loadConfig(env: Env = process.env): Config {
     isProduction: nodeEnvValue === 'production',
     port,
     databaseUrl,
-    database: { statementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 5_000, 0, 3_600_000) },
+    database: {
+      statementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 5_000, 0, 3_600_000),
+      directUrl: url(env, 'DATABASE_DIRECT_URL', ['postgres:', 'postgresql:'])?.toString(),
+    },
     dataDir,
     auth,
     adminUserIds,
@@ -354,6 +362,9 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (config.isProduction && !databaseUrl) {
     throw new ConfigError('DATABASE_URL', 'production needs a real PostgreSQL (the embedded one is for development)');
+  }
+  if (config.database.directUrl && !databaseUrl) {
+    throw new ConfigError('DATABASE_DIRECT_URL', 'only with DATABASE_URL (the embedded database is always connected to directly)');
   }
   return config;
 }

@@ -84,8 +84,9 @@ async function main() {
     stripe: createStripeClient(config.stripe),
   };
   if (!services.stripe) log.warn('STRIPE_SECRET_KEY is not set: createCheckoutSession answers BILLING_NOT_CONFIGURED');
-  // Committed events of every instance, for live balance subscriptions (LISTEN on a connection of its own).
-  const liveEvents = await startLiveEvents(database.orm, log);
+  // Committed events of every instance, for live balance subscriptions (LISTEN on a connection of its own, straight
+  // to PostgreSQL: DATABASE_DIRECT_URL when a pooler is in DATABASE_URL).
+  const liveEvents = await startLiveEvents(database.orm, log, database.directUrl);
   services.liveEvents = liveEvents;
   const { app, apollo, startDraining, schema } = await createApp(services);
 

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Pool, PoolClient } from 'pg';
 import { ClientGoneError, currentRequestScope } from '../request-scope.js';
@@ -11,8 +12,9 @@ export function throwIfClientGone(signal = requestSignal()) {
 
 /**
  * A request whose client has gone away runs no more statements: every statement the ORM sends first checks the
- * request's signal, and one already running outside a transaction is cancelled on the server (pg_cancel_backend,
- * through the ORM's driver) when the client hangs up. A statement inside a transaction is left to finish or fail
+ * request's signal, and one already running outside a transaction is cancelled on the server (the ORM's driver sends
+ * pg_cancel_backend; behind a transaction pooler that names no server process, and statement_timeout alone bounds
+ * the statement) when the client hangs up. A statement inside a transaction is left to finish or fail
  * with it: the transaction is short, and all-or-nothing either way. statement_timeout bounds everything else.
  */
 export function stopStatementsOfGoneClients(orm: MikroORM): void {
@@ -26,6 +28,41 @@ export function stopStatementsOfGoneClients(orm: MikroORM): void {
   };
 }
 
+/** The protocol's CancelRequest code (PostgreSQL's frontend/backend protocol, "CancelRequest"). */
+const CANCEL_REQUEST_CODE = 80877102;
+
+/** What a connected `pg` client knows of its server: where it is, and the key its server gave it for cancelling. */
+interface CancelTarget {
+  host: string;
+  port: number;
+  processID: number | null;
+  secretKey: number | null;
+}
+
+/**
+ * Asks the server to cancel what `target` is running: the protocol's CancelRequest (what psql sends on Ctrl-C), on a
+ * connection of its own, with the process id and secret key the server gave the client when it connected. A pooler
+ * (PgBouncer) hands its clients keys of its own and forwards the request to the server connection the client is on
+ * at that moment, so this works through one, where `pg_cancel_backend(processID)` would name no server process.
+ * Resolves when the other side has closed the request's connection, which it does once it has acted on it.
+ */
+export function sendCancelRequest(target: CancelTarget, timeoutMs = 5_000): Promise<void> {
+  const { host, port, processID, secretKey } = target;
+  if (processID === null || secretKey === null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const socket = host.startsWith('/') ? net.connect(`${host}/.s.PGSQL.${port}`) : net.connect(port, host);
+    const packet = Buffer.alloc(16);
+    packet.writeInt32BE(16, 0);
+    packet.writeInt32BE(CANCEL_REQUEST_CODE, 4);
+    packet.writeInt32BE(processID, 8);
+    packet.writeInt32BE(secretKey, 12);
+    socket.setTimeout(timeoutMs, () => socket.destroy());
+    socket.once('connect', () => socket.write(packet));
+    socket.on('error', () => undefined);
+    socket.once('close', () => resolve());
+  });
+}
+
 /**
  * One statement on a pooled client, cancelled on the server if the request's client goes away while it runs (the
  * hot path's native queries, see native-query.ts).
@@ -37,8 +74,7 @@ export async function queryCancellably<T extends Record<string, unknown>>(pool: 
   const client: PoolClient = await pool.connect();
   let cancelling: Promise<unknown> | undefined;
   const cancel = () => {
-    const pid = (client as unknown as { processID?: number }).processID;
-    if (pid) cancelling = pool.query('select pg_cancel_backend($1)', [pid]).catch(() => undefined);
+    cancelling = sendCancelRequest(client as unknown as CancelTarget);
   };
   signal.addEventListener('abort', cancel, { once: true });
   try {

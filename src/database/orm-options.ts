@@ -10,8 +10,10 @@ export interface OrmOptionsInput {
   /** Connection pool size; PostgreSQL's own limit applies across all instances. */
   poolMax?: number;
   /**
-   * statement_timeout of every connection, in ms (0 or absent: none). The serving pool sets it so that no single
-   * statement runs away; migrations run without it (an index on a large table may take minutes).
+   * statement_timeout of every connection, in ms; 0: none, whatever the role or database says; absent: nothing is sent
+   * and the server's own setting applies. The serving pool sets it so that no single statement runs away; migrations
+   * run with 0 (an index on a large table may take minutes). Sent as start-up parameters, which a transaction pooler
+   * such as PgBouncer must be told to ignore (its server connections then run under the server's settings).
    */
   statementTimeoutMs?: number;
   debug?: boolean;
@@ -35,7 +37,7 @@ class QueryHookLogger extends DefaultLogger {
 }
 
 /** The MikroORM configuration, for the entities it is given (see src/orm.ts, which every caller goes through). */
-export function baseOrmOptions({ clientUrl, entities, poolMax = 20, statementTimeoutMs = 0, debug = false, onQuery }: OrmOptionsInput): Options {
+export function baseOrmOptions({ clientUrl, entities, poolMax = 20, statementTimeoutMs, debug = false, onQuery }: OrmOptionsInput): Options {
   return defineConfig({
     clientUrl,
     entities,
@@ -49,9 +51,8 @@ export function baseOrmOptions({ clientUrl, entities, poolMax = 20, statementTim
     driverOptions: {
       connectionTimeoutMillis: 5_000,
       // Sent in each connection's start-up packet: the server enforces them, whatever the client does.
-      ...(statementTimeoutMs > 0
-        ? { statement_timeout: statementTimeoutMs, idle_in_transaction_session_timeout: Math.max(10_000, 4 * statementTimeoutMs) }
-        : {}),
+      ...(statementTimeoutMs === undefined ? {} : { statement_timeout: statementTimeoutMs }),
+      ...(statementTimeoutMs ? { idle_in_transaction_session_timeout: Math.max(10_000, 4 * statementTimeoutMs) } : {}),
     },
     migrations: {
       tableName: 'mikro_orm_migrations',

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import type { LiveEvent, LiveEventSource } from '../core/context.js';
@@ -9,6 +10,9 @@ export const LIVE_CHANNEL = 'tally_events';
 
 /** A NOTIFY payload: [accountId, seq] of each event (PostgreSQL caps a payload at 8,000 bytes; the dispatcher splits). */
 export type LiveAnnouncement = [string, string][];
+
+/** How long start-up waits to hear its own test NOTIFY on the LISTEN connection. */
+const HEARING_CHECK_MS = 5_000;
 
 /**
  * Every instance's view of committed events, for live updates (the creditBalanceChanged subscription). The
@@ -28,6 +32,8 @@ export class LiveEvents implements LiveEventSource {
     private readonly log: Logger,
     /** Reads events by account and number: a pool of the application's (not the LISTEN connection, which only listens). */
     private readonly read: (accountIds: string[], seqs: string[]) => Promise<LiveEvent[]>,
+    /** Sends a NOTIFY through the application's pool, as the dispatcher does (for the check that LISTEN hears it). */
+    private readonly notify: (channel: string, payload: string) => Promise<void>,
   ) {}
 
   async start(): Promise<void> {
@@ -44,6 +50,38 @@ export class LiveEvents implements LiveEventSource {
     await client.connect();
     await client.query(`listen ${LIVE_CHANNEL}`);
     this.client = client;
+    if (!(await this.hears(client))) {
+      this.log.error(
+        'live events: the LISTEN connection does not hear NOTIFY sent through the pool, so live balance updates will not arrive: ' +
+          'is DATABASE_URL a transaction pooler (PgBouncer)? Set DATABASE_DIRECT_URL to PostgreSQL itself',
+      );
+    }
+  }
+
+  /**
+   * Whether `client` hears a NOTIFY sent through the application's pool. Through a transaction pooler it does not: the
+   * LISTEN ran on whichever server connection the pooler lent for it, which then went back to serve others, and
+   * notifications arrive on that connection, not this client's.
+   */
+  private async hears(client: pg.Client): Promise<boolean> {
+    const channel = `tally_hearing_${randomBytes(6).toString('hex')}`;
+    await client.query(`listen ${channel}`);
+    let heard: () => void = () => undefined;
+    const arrived = new Promise<boolean>((resolve) => {
+      heard = () => resolve(true);
+      setTimeout(() => resolve(false), HEARING_CHECK_MS).unref();
+    });
+    const onNotification = (message: pg.Notification) => {
+      if (message.channel === channel) heard();
+    };
+    client.on('notification', onNotification);
+    try {
+      await this.notify(channel, 'check');
+      return await arrived;
+    } finally {
+      client.off('notification', onNotification);
+      await client.query(`unlisten ${channel}`).catch(() => undefined);
+    }
   }
 
   private scheduleReconnect() {
@@ -122,17 +160,28 @@ export function announcements(entries: LiveAnnouncement, maxBytes = 7_500): stri
   return payloads;
 }
 
-/** Starts this instance's live events: the LISTEN connection, and reads of announced events through `orm`'s pool. */
-export async function startLiveEvents(orm: MikroORM, log: Logger): Promise<LiveEvents> {
-  const live = new LiveEvents(String(orm.config.get('clientUrl')), log, async (accountIds, seqs) => {
-    const rows = await orm.em.fork().execute<Row[]>(
-      `select e.account_id, e.seq, e.type, e.payload from events e
-       join unnest(?::text[], ?::bigint[]) as wanted (account_id, seq) on e.account_id = wanted.account_id and e.seq = wanted.seq
-       order by e.account_id, e.seq`,
-      [pgTextArray(accountIds), `{${seqs.join(',')}}`],
-    );
-    return rows.map((row) => ({ accountId: String(row.account_id), seq: String(row.seq), type: String(row.type), payload: row.payload as Record<string, unknown> }));
-  });
+/**
+ * Starts this instance's live events: the LISTEN connection, and reads of announced events through `orm`'s pool.
+ * LISTEN holds a session, which a transaction pooler (PgBouncer) cannot give: `listenUrl` (DATABASE_DIRECT_URL)
+ * names PostgreSQL itself, and defaults to the URL of `orm`'s pool.
+ */
+export async function startLiveEvents(orm: MikroORM, log: Logger, listenUrl: string = String(orm.config.get('clientUrl'))): Promise<LiveEvents> {
+  const live = new LiveEvents(
+    listenUrl,
+    log,
+    async (accountIds, seqs) => {
+      const rows = await orm.em.fork().execute<Row[]>(
+        `select e.account_id, e.seq, e.type, e.payload from events e
+         join unnest(?::text[], ?::bigint[]) as wanted (account_id, seq) on e.account_id = wanted.account_id and e.seq = wanted.seq
+         order by e.account_id, e.seq`,
+        [pgTextArray(accountIds), `{${seqs.join(',')}}`],
+      );
+      return rows.map((row) => ({ accountId: String(row.account_id), seq: String(row.seq), type: String(row.type), payload: row.payload as Record<string, unknown> }));
+    },
+    async (channel, payload) => {
+      await orm.em.fork().execute('select pg_notify(?, ?)', [channel, payload]);
+    },
+  );
   await live.start();
   return live;
 }

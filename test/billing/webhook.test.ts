@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import Stripe from 'stripe';
-import { checkout, deliver, deliverStorm, PACKS, stripeEvent, useBilling, WEBHOOK_SECRET } from '../support/billing.js';
+import { paymentStorm } from '../cases/payment-storm.js';
+import { checkout, deliver, PACKS, stripeEvent, useBilling, WEBHOOK_SECRET } from '../support/billing.js';
 import { balanceOf, expectCleanLedger, ledgerRows, writeCounts } from '../support/ledger.js';
 import { uniqueSub, userIdOf } from '../support/subjects.js';
 
@@ -75,46 +76,7 @@ describe('POST /webhooks/stripe', () => {
     });
   });
 
-  it('credits each payment once whatever the number, order and concurrency of deliveries', async () => {
-    const { server, stripe } = billing;
-    for (const seed of [1, 2, 3]) {
-      // A card payment (completed + paid), a payment announced by both `completed` and `async_payment_succeeded`,
-      // a session made outside the API (credited from its metadata by racing deliveries), and an expiry.
-      const card = await pendingPurchase(`card${seed}`);
-      const both = await pendingPurchase(`both${seed}`);
-      const expiring = await pendingPurchase(`expiring${seed}`);
-      const outsiderId = await userIdOf(server, uniqueSub(`outsider${seed}`));
-      const outside = stripe.createPaidSession({ metadata: { userId: outsiderId, packId: PACKS.priced.id }, amount_total: 4000 });
-      const bothPaid = stripe.completeSession(both.sessionId, 'paid');
-      const events = [
-        stripeEvent('checkout.session.completed', stripe.completeSession(card.sessionId, 'paid')),
-        stripeEvent('checkout.session.completed', bothPaid),
-        stripeEvent('checkout.session.async_payment_succeeded', bothPaid),
-        stripeEvent('checkout.session.completed', outside),
-        stripeEvent('checkout.session.async_payment_succeeded', outside),
-        stripeEvent('checkout.session.expired', stripe.expireSession(expiring.sessionId)),
-      ];
-
-      const answers = await deliverStorm(server, events, { copies: 5, concurrency: 3, seed });
-
-      expect(answers).toHaveLength(30);
-      expect(answers.every((a) => a.status === 200)).toBe(true);
-      expect(answers.filter((a) => a.body?.outcome === 'credited' && !a.body.duplicate)).toHaveLength(3);
-      expect(await balanceOf(server, card.userId)).toBe(10);
-      expect(await balanceOf(server, both.userId)).toBe(10);
-      expect(await balanceOf(server, outsiderId)).toBe(50);
-      expect(await balanceOf(server, expiring.userId)).toBe(0);
-      expect((await ledgerRows(server, card.userId)).map((r) => [r.status, r.amount])).toEqual([['completed', 10]]);
-      expect((await ledgerRows(server, both.userId)).map((r) => [r.status, r.amount])).toEqual([['completed', 10]]);
-      expect((await ledgerRows(server, expiring.userId)).map((r) => r.status)).toEqual(['failed']);
-      const outsiderRows = await ledgerRows(server, outsiderId);
-      expect(outsiderRows.map((r) => [r.type, r.status, r.amount, r.stripe_session_id])).toEqual([['purchase', 'completed', 50, outside.id]]);
-      expect(outsiderRows[0]!.balance_after).toBe(50);
-      const recorded = await server.sql.query('select id, outcome from stripe_events where id = any($1)', [events.map((e) => e.id)]);
-      expect(recorded.rows).toHaveLength(events.length);
-      await expectCleanLedger(server);
-    }
-  });
+  paymentStorm(() => ({ servers: [billing.server], stripe: billing.stripe }));
 
   it('counts an async payment only when it settles, and not at all when it fails', async () => {
     const { server, stripe } = billing;

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createClient, type Client, type FormattedExecutionResult as ExecutionResult } from 'graphql-ws';
-import WebSocket from 'ws';
+import type { Client } from 'graphql-ws';
 import { AddOrganizationMemberDocument, CreateOrganizationDocument, GrantCreditsDocument, SpendCreditsDocument } from '../generated/graphql.js';
 import { key } from '../support/credits.js';
+import { bearer, connectLive, liveUpdates, watchBalance } from '../support/live.js';
 import { waitUntil } from '../support/processes.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
-import { tokenFor } from '../support/tokens.js';
 
 /**
  * The live balance: creditBalanceChanged over WebSocket (graphql-ws), fed by the outbox through LISTEN/NOTIFY, so a
@@ -28,58 +27,24 @@ describe('creditBalanceChanged', () => {
     await a?.close();
   });
 
-  /** A graphql-ws client of `server` (closes are recorded), signed in as `sub` (or with `authorization` as given). */
+  /** A live client of `server` (closes are recorded), closed after the tests. */
   function connect(server: TestServer, authorization: () => Promise<string | undefined>) {
-    const closes: number[] = [];
-    const client = createClient({
-      url: server.url.replace('http', 'ws') + '/graphql',
-      webSocketImpl: WebSocket,
-      connectionParams: async () => {
-        const value = await authorization();
-        return value === undefined ? {} : { authorization: value };
-      },
-      retryAttempts: 0,
-      lazy: false,
-      on: { closed: (event) => closes.push((event as { code: number }).code) },
-    });
-    clients.push(client);
-    return { client, closes };
+    const connection = connectLive(server.url, authorization);
+    clients.push(connection.client);
+    return connection;
   }
-  const as = (sub: string) => async () => `Bearer ${await tokenFor(sub)}`;
-
-  /** Subscribes and collects every result until stopped. */
-  function watch(client: Client, organizationId?: string) {
-    const results: ExecutionResult<Record<string, unknown>, unknown>[] = [];
-    let completed = false;
-    const stop = client.subscribe<Record<string, unknown>>(
-      {
-        query: `subscription ($org: ID) { creditBalanceChanged(organizationId: $org) { accountId creditBalance spendableCredits eventType sequence transaction { id type amount balanceAfter } } }`,
-        variables: { org: organizationId ?? null },
-      },
-      {
-        next: (result) => results.push(result),
-        error: (error) => results.push({ errors: [{ message: String((error as Error).message ?? error) }] } as never),
-        complete: () => {
-          completed = true;
-        },
-      },
-    );
-    return { results, stop, completed: () => completed };
-  }
-  const updates = (results: ExecutionResult<Record<string, unknown>, unknown>[]) =>
-    results.filter((result) => result.data).map((result) => result.data!.creditBalanceChanged as Record<string, unknown>);
 
   it('a client of instance A sees a consumption made through instance B', async () => {
     const sub = uniqueSub('live_user');
     const id = await userIdOf(a, sub);
-    const { client } = connect(a, as(sub));
-    const watching = watch(client);
+    const { client } = connect(a, bearer(sub));
+    const watching = watchBalance(client);
     // The subscription is in place once the server has it: give the grant time to follow it.
     await new Promise((resolve) => setTimeout(resolve, 300));
     await b.as(ADMIN_SUB).execute(GrantCreditsDocument, { input: { userId: id, amount: 10, reason: 'Live', idempotencyKey: key('g') } });
     const spent = (await b.as(sub).execute(SpendCreditsDocument, { input: { amount: 3, feature: 'chat', idempotencyKey: key('s') } })).data!.consumeCredits;
-    await waitUntil(async () => updates(watching.results).length >= 2, { timeoutMs: 10_000, what: 'live updates' });
-    expect(updates(watching.results)).toEqual([
+    await waitUntil(async () => liveUpdates(watching.results).length >= 2, { timeoutMs: 10_000, what: 'live updates' });
+    expect(liveUpdates(watching.results)).toEqual([
       expect.objectContaining({ accountId: id, creditBalance: 10, spendableCredits: 10, eventType: 'credits.granted', transaction: expect.objectContaining({ type: 'GRANT', amount: 10 }) }),
       expect.objectContaining({ creditBalance: 7, spendableCredits: 7, eventType: 'credits.consumed', transaction: { id: spent.id, type: 'CONSUMPTION', amount: -3, balanceAfter: 7 } }),
     ]);
@@ -91,14 +56,14 @@ describe('creditBalanceChanged', () => {
     const member = uniqueSub('live_member');
     const org = (await a.as(owner).execute(CreateOrganizationDocument, { input: { name: 'Live team' } })).data!.createOrganization;
     await a.as(owner).execute(AddOrganizationMemberDocument, { input: { organizationId: org.id, userId: await userIdOf(a, member), role: 'MEMBER' } });
-    const watching = watch(connect(a, as(member)).client, org.id);
-    const stranger = watch(connect(b, as(uniqueSub('live_stranger'))).client, org.id);
+    const watching = watchBalance(connect(a, bearer(member)).client, org.id);
+    const stranger = watchBalance(connect(b, bearer(uniqueSub('live_stranger'))).client, org.id);
     await new Promise((resolve) => setTimeout(resolve, 300));
     await b.as(ADMIN_SUB).execute(GrantCreditsDocument, { input: { organizationId: org.id, amount: 25, reason: 'Live team', idempotencyKey: key('g') } });
-    await waitUntil(async () => updates(watching.results).length >= 1 && stranger.results.length >= 1, { timeoutMs: 10_000, what: 'live updates' });
-    expect(updates(watching.results)[0]).toMatchObject({ accountId: org.id, creditBalance: 25 });
+    await waitUntil(async () => liveUpdates(watching.results).length >= 1 && stranger.results.length >= 1, { timeoutMs: 10_000, what: 'live updates' });
+    expect(liveUpdates(watching.results)[0]).toMatchObject({ accountId: org.id, creditBalance: 25 });
     expect(JSON.stringify(stranger.results[0])).toContain('NOT_FOUND');
-    expect(updates(stranger.results)).toEqual([]);
+    expect(liveUpdates(stranger.results)).toEqual([]);
   });
 
   it('closes a socket with a bad or missing token with 4403, and a user’s third socket with 4429', async () => {
@@ -109,13 +74,13 @@ describe('creditBalanceChanged', () => {
     expect(none.closes[0]).toBe(4403);
 
     const sub = uniqueSub('live_many');
-    const first = connect(a, as(sub));
-    const second = connect(a, as(sub));
-    const w1 = watch(first.client);
-    const w2 = watch(second.client);
+    const first = connect(a, bearer(sub));
+    const second = connect(a, bearer(sub));
+    const w1 = watchBalance(first.client);
+    const w2 = watchBalance(second.client);
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const third = connect(a, as(sub));
-    watch(third.client);
+    const third = connect(a, bearer(sub));
+    watchBalance(third.client);
     await waitUntil(async () => third.closes.length > 0, { timeoutMs: 5_000, what: 'live updates' });
     expect(third.closes[0]).toBe(4429);
     expect(first.closes).toEqual([]);
@@ -125,7 +90,7 @@ describe('creditBalanceChanged', () => {
 
   it('serves subscriptions only: a query over the socket is refused', async () => {
     const sub = uniqueSub('live_query');
-    const { client } = connect(a, as(sub));
+    const { client } = connect(a, bearer(sub));
     const results: unknown[] = [];
     await new Promise<void>((resolve) => {
       client.subscribe({ query: '{ me { id } }' }, { next: (r) => results.push(r), error: (e) => (results.push(e), resolve()), complete: resolve });

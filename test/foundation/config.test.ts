@@ -98,6 +98,12 @@ describe('loadConfig defaults', () => {
     expect(config).toMatchObject({ env: 'production', isProduction: true });
   });
 
+  it('takes a direct database URL beside a pooled one, and none by default', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/tally' }).database.directUrl).toBeUndefined();
+    const config = loadConfig({ DATABASE_URL: 'postgres://app:pw@pgbouncer:6432/tally', DATABASE_DIRECT_URL: 'postgres://app:pw@db:5432/tally' });
+    expect(config.database).toEqual({ statementTimeoutMs: 5_000, directUrl: 'postgres://app:pw@db:5432/tally' });
+  });
+
   it('accepts a webhook secret without a secret key (webhook-only)', () => {
     expect(loadConfig({ STRIPE_WEBHOOK_SECRET: 'whsec_only' }).stripe).toMatchObject({ webhookSecret: 'whsec_only' });
   });
@@ -140,6 +146,8 @@ describe('loadConfig rejects an invalid variable with a ConfigError naming it', 
     ['AUTH_AUTHORIZED_PARTIES', { AUTH_AUTHORIZED_PARTIES: 'https://app.example.com/path' }],
     ['CHECKOUT_REDIRECT_ORIGINS', { CHECKOUT_REDIRECT_ORIGINS: 'https://shop.example.com/thanks' }],
     ['DATABASE_STATEMENT_TIMEOUT_MS', { DATABASE_STATEMENT_TIMEOUT_MS: 'soon' }],
+    ['DATABASE_DIRECT_URL', { DATABASE_URL: 'postgres://pgbouncer:6432/tally', DATABASE_DIRECT_URL: 'http://db:5432/tally' }],
+    ['DATABASE_DIRECT_URL', { DATABASE_DIRECT_URL: 'postgres://db:5432/tally' }],
     ['MAX_OPEN_RESERVATIONS', { MAX_OPEN_RESERVATIONS: '0' }],
     ['METRICS_PUBLIC', { METRICS_PUBLIC: 'maybe' }],
   ])('%s from %j', (variable, env) => {

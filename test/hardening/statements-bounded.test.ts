@@ -1,35 +1,11 @@
-import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type pg from 'pg';
 import { errorOf } from '../support/errors.js';
+import { lockUserRow, sendAndHangUpLater, waitingStatements } from '../support/hang-up.js';
 import { balanceOf, grantAsAdmin, ledgerRows } from '../support/ledger.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
-import { tokenFor } from '../support/tokens.js';
 
 const CONSUME = 'mutation($input: ConsumeCreditsInput!) { consumeCredits(input: $input) { id } }';
-
-/** Takes the user's row lock in a transaction of the test's own, as a long request or a stuck job would. */
-async function lockUserRow(sql: pg.Pool, userId: string) {
-  const client = await sql.connect();
-  await client.query('begin');
-  await client.query('select id from users where id = $1 for update', [userId]);
-  return {
-    async release() {
-      await client.query('commit');
-      client.release();
-    },
-  };
-}
-
-/** Statements of the server waiting on a lock, by their text. */
-async function waitingStatements(sql: pg.Pool, like: string): Promise<number> {
-  const { rows } = await sql.query<{ n: number }>(
-    `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like $1`,
-    [like],
-  );
-  return rows[0]!.n;
-}
 
 async function until(check: () => Promise<boolean>, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs;
@@ -72,19 +48,6 @@ describe('a client that goes away', () => {
   });
   afterAll(() => server.close());
 
-  /** Sends `query` and returns a function that hangs up. */
-  async function sendAndHangUpLater(sub: string, query: string, variables: Record<string, unknown>) {
-    const body = JSON.stringify({ query, variables });
-    const request = http.request(`${server.url}/graphql`, {
-      method: 'POST',
-      agent: false,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${await tokenFor(sub)}` },
-    });
-    request.on('error', () => undefined);
-    request.end(body);
-    return () => request.destroy();
-  }
-
   it.each([
     ['the hot path (a consumption)', CONSUME, { input: { amount: 1, feature: 'gone', idempotencyKey: 'gone-1' } }, '%update accounts set credit_balance%'],
     ['a statement through the ORM (onboarding)', 'mutation { completeOnboarding { id } }', {}, '%update users set onboarding_complete%'],
@@ -94,7 +57,7 @@ describe('a client that goes away', () => {
     await grantAsAdmin(server, userId, 5);
     const lock = await lockUserRow(server.sql, userId);
     try {
-      const hangUp = await sendAndHangUpLater(sub, query, variables);
+      const hangUp = await sendAndHangUpLater(server.url, sub, query, variables);
       await until(async () => (await waitingStatements(server.sql, statement)) === 1);
       hangUp();
       // The statement stops waiting while the lock is still held: it was cancelled, not left to run.

@@ -25,20 +25,27 @@ export interface Billing {
   close(): Promise<void>;
 }
 
-export async function startBilling(env: Record<string, string> = {}): Promise<Billing> {
+/** The stand-in for the Stripe API, with the Price of the priced pack. */
+export async function startBillingStripe(): Promise<StripeStandIn> {
   const stripe = await startStripeStandIn();
   stripe.prices.set(PACKS.priced.stripePriceId, { unit_amount: PACKS.priced.priceCents, currency: 'usd' });
-  const server = await startTestServer({
-    env: {
-      STRIPE_SECRET_KEY: SECRET_KEY,
-      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      STRIPE_API_BASE: stripe.url,
-      ADMIN_USER_IDS: ADMIN,
-      APP_URL,
-      CHECKOUT_REDIRECT_ORIGINS: 'http://localhost:3000',
-      ...env,
-    },
-  });
+  return stripe;
+}
+
+/** The settings of a billing server pointed at `stripe`. */
+export const billingEnv = (stripe: StripeStandIn, env: Record<string, string> = {}): Record<string, string> => ({
+  STRIPE_SECRET_KEY: SECRET_KEY,
+  STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+  STRIPE_API_BASE: stripe.url,
+  ADMIN_USER_IDS: ADMIN,
+  APP_URL,
+  CHECKOUT_REDIRECT_ORIGINS: 'http://localhost:3000',
+  ...env,
+});
+
+export async function startBilling(env: Record<string, string> = {}): Promise<Billing> {
+  const stripe = await startBillingStripe();
+  const server = await startTestServer({ env: billingEnv(stripe, env) });
   await seedPacks(server);
   return {
     server,
@@ -164,10 +171,10 @@ export function seededRandom(seed: number): () => number {
 
 /**
  * Stripe's worst day: every event `copies` times, in an order shuffled by `seed`, `concurrency` deliveries in flight
- * at once. Returns every answer.
+ * at once; given several servers (instances on one database), delivery i goes to server i mod n. Returns every answer.
  */
 export async function deliverStorm(
-  server: TestServer,
+  servers: TestServer | TestServer[],
   events: StripeEventPayload[],
   { copies = 5, concurrency = 3, seed }: { copies?: number; concurrency?: number; seed: number },
 ): Promise<Delivery[]> {
@@ -177,13 +184,14 @@ export async function deliverStorm(
     const j = Math.floor(random() * (i + 1));
     [queue[i], queue[j]] = [queue[j]!, queue[i]!];
   }
+  const targets = Array.isArray(servers) ? servers : [servers];
   const answers: Delivery[] = [];
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < queue.length) {
-        const event = queue[next++]!;
-        answers.push(await deliver(server, event));
+        const index = next++;
+        answers.push(await deliver(targets[index % targets.length]!, queue[index]!));
       }
     }),
   );

@@ -107,7 +107,12 @@ const running = new Set<RunningProcess>();
 
 /** Runs `node <args>` from the repository root. Every process started here is tracked for `stopAllProcesses`. */
 export function spawnNode(args: string[], env: Record<string, string>): RunningProcess {
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnProcess(process.execPath, args, env);
+}
+
+/** Runs `command <args>` from the repository root (a server other than ours, e.g. PgBouncer), tracked the same way. */
+export function spawnProcess(command: string, args: string[], env: Record<string, string>): RunningProcess {
+  const child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = { stdout: '', stderr: '' };
   const listeners = new Set<() => void>();
   const notify = () => listeners.forEach((listener) => listener());
@@ -133,7 +138,7 @@ export function spawnNode(args: string[], env: Record<string, string>): RunningP
     });
   });
 
-  const describe = () => `node ${args.join(' ')}\n--- stdout ---\n${output.stdout.slice(-4000)}\n--- stderr ---\n${output.stderr.slice(-4000)}`;
+  const describe = () => `${path.basename(command)} ${args.join(' ')}\n--- stdout ---\n${output.stdout.slice(-4000)}\n--- stderr ---\n${output.stderr.slice(-4000)}`;
 
   const handle: RunningProcess = {
     child,

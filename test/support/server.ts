@@ -79,7 +79,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     verifyToken: createTokenVerifier(config.auth),
     stripe: createStripeClient(config.stripe),
   };
-  const liveEvents = await startLiveEvents(orm, services.log);
+  // As main.ts: LISTEN straight to PostgreSQL when DATABASE_DIRECT_URL names it (the test's pooler in databaseUrl).
+  const liveEvents = await startLiveEvents(orm, services.log, config.database.directUrl ?? databaseUrl);
   services.liveEvents = liveEvents;
   const { app, apollo, startDraining, schema } = await createApp(services);
   // As main.ts does once serving (off unless the test sets WEBHOOK_WORKER_INTERVAL_MS).
