@@ -62,7 +62,7 @@ export const upgradeKey = (subscriptionId: string, end: Date, planId: string) =>
 /** When the subscription's period that ends at `end` began: from its grants, or the account's stored period. */
 async function periodStartEndingAt(em: EntityManager, accountId: string, subscriptionId: string, end: Date): Promise<Date | undefined> {
   const [grant] = await em.execute<Row[]>(
-    `select t.metadata->'allowance'->>'start' as start from credit_grants g join credit_transactions t on t.id = g.transaction_id
+    `select t.metadata->'allowance'->>'start' as start from credit_grants g join credit_transactions t on t.id = g.transaction_id and t.account_id = g.account_id
      where g.account_id = ? and g.expires_at = ? and t.metadata->'allowance'->>'subscriptionId' = ? and t.metadata->'allowance'->>'start' is not null
      order by t.posting_seq limit 1`,
     [accountId, end, subscriptionId],

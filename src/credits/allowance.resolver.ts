@@ -15,7 +15,7 @@ import { User } from '../users/user.model.js';
 const CURRENT_PERIODS_SQL = `
 select distinct on (g.account_id) g.account_id, p.start, g.expires_at as end,
   sum(g.amount) over w as granted, sum(g.remaining) over w as remaining
-from credit_grants g join credit_transactions t on t.id = g.transaction_id
+from credit_grants g join credit_transactions t on t.id = g.transaction_id and t.account_id = g.account_id
 cross join lateral (select coalesce((t.metadata->'allowance'->>'start')::timestamptz, g.expires_at - interval '1 month') as start) p
 where g.account_id = any(?::text[]) and t.metadata->'allowance' is not null and g.expires_at > now() and p.start <= now()
 window w as (partition by g.account_id, g.expires_at, coalesce(t.metadata->'allowance'->>'subscriptionId', ''))

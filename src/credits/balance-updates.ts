@@ -60,7 +60,10 @@ export function balanceUpdates(
     const payload = event.payload as { creditBalance?: number; spendableCredits?: number; transaction?: { id?: string } };
     let transaction: CreditTransaction | null = null;
     if (payload.transaction?.id) {
-      const [row] = await ctx.services.orm.em.fork().execute<Row[]>('select * from credit_transactions where id = ?', [payload.transaction.id]);
+      const [row] = await ctx.services.orm.em.fork().execute<Row[]>('select * from credit_transactions where account_id = ? and id = ?', [
+        event.accountId,
+        payload.transaction.id,
+      ]);
       transaction = row ? toCreditTransaction(row) : null;
     }
     return {

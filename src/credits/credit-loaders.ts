@@ -23,10 +23,17 @@ export const transactionsByWorkshop = (ctx: RequestContext) =>
     { cacheKeyFn: (request) => `${request.workshopId}:${request.first}` },
   );
 
-/** Ledger rows by id (a reservation's capture row, for instance). */
+/** An account's ledger rows by id (a reservation's capture row, for instance): one statement per account. */
 export const transactionsById = (ctx: RequestContext) =>
-  new DataLoader<string, CreditTransaction | null>(async (ids) => {
-    const rows = await ctx.em.execute<Row[]>('select * from credit_transactions where id = any(?::text[])', [pgTextArray(ids)]);
-    const byId = new Map(rows.map((row) => [String(row.id), toCreditTransaction(row)]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
+  new DataLoader<{ accountId: string; id: string }, CreditTransaction | null, string>(
+    async (keys) => {
+      const found = new Map<string, CreditTransaction>();
+      for (const accountId of new Set(keys.map((key) => key.accountId))) {
+        const ids = keys.filter((key) => key.accountId === accountId).map((key) => key.id);
+        const rows = await ctx.em.execute<Row[]>('select * from credit_transactions where account_id = ? and id = any(?::text[])', [accountId, pgTextArray(ids)]);
+        for (const row of rows) found.set(`${accountId}:${String(row.id)}`, toCreditTransaction(row));
+      }
+      return keys.map((key) => found.get(`${key.accountId}:${key.id}`) ?? null);
+    },
+    { cacheKeyFn: (key) => `${key.accountId}:${key.id}` },
+  );

@@ -99,7 +99,7 @@ export class CreditsResolver {
 
   @FieldResolver(() => Workshop, { nullable: true })
   workshop(@Root() transaction: CreditTransaction, @Ctx() ctx: RequestContext) {
-    return transaction.workshopId ? perRequest(ctx, workshopsById).load(transaction.workshopId) : null;
+    return transaction.workshopId ? perRequest(ctx, workshopsById).load({ accountId: transaction.accountId, id: transaction.workshopId }) : null;
   }
 }
 

@@ -118,8 +118,8 @@ export class Ledger {
     try {
       return await this.em.transactional(async (em) => {
         const workshop = await this.ownedWorkshop(em, userId, workshopId, { lock: true });
-        if (workshop.credit_consumed_at) return this.workshopCharge(em, workshopId);
         const accountId = String(workshop.account_id);
+        if (workshop.credit_consumed_at) return this.workshopCharge(em, workshopId, accountId);
         const asMember = accountId !== userId;
         const posting: Posting = {
           accountId,
@@ -137,13 +137,14 @@ export class Ledger {
           throw insufficientCredits(account.balance, cost, account.balance - account.held);
         }
         const row = outcome.row;
-        await em.execute('update workshops set credit_consumed_at = ?, updated_at = now() where id = ?', [row.effectiveAt, workshopId]);
+        await em.execute('update workshops set credit_consumed_at = ?, updated_at = now() where id = ? and account_id = ?', [row.effectiveAt, workshopId, accountId]);
         return row;
       });
     } catch (error) {
       // The workshop row lock makes this unreachable in practice; the unique index is the last line of defence.
       if (!isUniqueViolation(error, WORKSHOP_CHARGE_UNIQUE)) throw error;
-      return this.workshopCharge(this.em, workshopId);
+      const workshop = await this.ownedWorkshop(this.em, userId, workshopId);
+      return this.workshopCharge(this.em, workshopId, String(workshop.account_id));
     }
   }
 
@@ -252,10 +253,11 @@ export class Ledger {
     return workshop;
   }
 
-  private async workshopCharge(em: EntityManager, workshopId: string): Promise<CreditTransaction> {
+  /** A charged workshop's charge row, on the account it was charged to (the workshop's). */
+  private async workshopCharge(em: EntityManager, workshopId: string, accountId: string): Promise<CreditTransaction> {
     const [charge] = await em.execute<Row[]>(
-      `select * from credit_transactions where workshop_id = ? and type = 'consumption' and feature = ? and status = 'completed'`,
-      [workshopId, WORKSHOP_FEATURE],
+      `select * from credit_transactions where account_id = ? and workshop_id = ? and type = 'consumption' and feature = ? and status = 'completed'`,
+      [accountId, workshopId, WORKSHOP_FEATURE],
     );
     if (!charge) throw new Error(`workshop ${workshopId} is marked charged but has no charge row`);
     return toCreditTransaction(charge);

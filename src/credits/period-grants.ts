@@ -70,7 +70,7 @@ export class PeriodGrants {
     await this.postings.expireLapsed(em, account, request.start > now ? request.start : now);
     const [period] = await em.execute<Row[]>(
       `select count(*)::int as grants, coalesce(sum((t.metadata->'${PERIOD}'->>'amount')::int), 0)::int as credits
-       from credit_grants g join credit_transactions t on t.id = g.transaction_id
+       from credit_grants g join credit_transactions t on t.id = g.transaction_id and t.account_id = g.account_id
        where g.account_id = ? and g.expires_at = ? and t.metadata->'${PERIOD}' is not null
          and coalesce(t.metadata->'${PERIOD}'->>'subscriptionId', '') = ?`,
       [accountId, request.end, request.subscriptionId ?? ''],
@@ -81,9 +81,9 @@ export class PeriodGrants {
       // What expiry took from the grants of the period that ended as this one began (calendar month, trial or paid).
       const [previous] = await em.execute<Row[]>(
         `select coalesce(sum(a.amount), 0)::int as expired
-         from credit_grants g join credit_transactions t on t.id = g.transaction_id
+         from credit_grants g join credit_transactions t on t.id = g.transaction_id and t.account_id = g.account_id
          join credit_allocations a on a.grant_id = g.transaction_id
-         join credit_transactions x on x.id = a.transaction_id and x.type = 'expiration'
+         join credit_transactions x on x.id = a.transaction_id and x.account_id = g.account_id and x.type = 'expiration'
          where g.account_id = ? and g.expires_at = ? and t.metadata->'${PERIOD}' is not null`,
         [accountId, request.start],
       );

@@ -60,6 +60,6 @@ export class ReservationsResolver {
 
   @FieldResolver(() => CreditTransaction, { nullable: true, description: 'The CONSUMPTION row of the capture; null unless CAPTURED.' })
   transaction(@Root() reservation: Reservation, @Ctx() ctx: RequestContext) {
-    return reservation.transactionId ? perRequest(ctx, transactionsById).load(reservation.transactionId) : null;
+    return reservation.transactionId ? perRequest(ctx, transactionsById).load({ accountId: reservation.accountId, id: reservation.transactionId }) : null;
   }
 }

@@ -167,11 +167,11 @@ export class Reservations {
       const account = await this.postings.lockAccount(em, String(found.account_id));
       const now = this.postings.now();
       const expired = await this.postings.expireLapsed(em, account, now);
-      const [locked] = await em.execute<Row[]>('select * from reservations where id = ? for update', [reservationId]);
+      const [locked] = await em.execute<Row[]>('select * from reservations where id = ? and account_id = ? for update', [reservationId, account.id]);
       const refusal = await resolve(em, account, toReservation(locked!));
       if (refusal) return refusal;
       if (expired.creditsKept > 0) await this.postings.expireLapsed(em, account, now);
-      const [resolved] = await em.execute<Row[]>('select * from reservations where id = ?', [reservationId]);
+      const [resolved] = await em.execute<Row[]>('select * from reservations where id = ? and account_id = ?', [reservationId, account.id]);
       return toReservation(resolved!);
     });
     if (outcome instanceof DomainError) throw outcome;

@@ -17,21 +17,24 @@ export interface OrmOptionsInput {
    */
   statementTimeoutMs?: number;
   debug?: boolean;
-  /** Called with every SQL statement the ORM sends (instrumentation, e.g. counting statements in tests). */
-  onQuery?: (sql: string) => void;
+  /**
+   * Called with every SQL statement the ORM sends (instrumentation, e.g. counting statements in tests): its text as
+   * written (with `?` for values), and as it went to PostgreSQL, the values inlined.
+   */
+  onQuery?: (sql: string, sent: string) => void;
 }
 
 /** The default logger, also reporting each statement to `onQuery` whether or not debug output is on. */
 class QueryHookLogger extends DefaultLogger {
   constructor(
     options: LoggerOptions,
-    private readonly onQuery: (sql: string) => void,
+    private readonly onQuery: (sql: string, sent: string) => void,
   ) {
     super(options);
   }
 
-  override logQuery(context: { query: string } & LogContext): void {
-    if ((context.namespace ?? 'query') === 'query') this.onQuery(context.query);
+  override logQuery(context: { query: string; formatted?: string } & LogContext): void {
+    if ((context.namespace ?? 'query') === 'query') this.onQuery(context.query, context.formatted ?? context.query);
     super.logQuery(context);
   }
 }

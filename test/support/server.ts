@@ -50,8 +50,8 @@ export interface TestServer {
 export interface TestServerOptions {
   env?: Record<string, string>;
   databaseUrl?: string;
-  /** Sees every SQL statement the server's ORM sends (instrumentation for statement-count tests). */
-  onQuery?: (sql: string) => void;
+  /** Sees every SQL statement the server's ORM sends, as written and as sent (instrumentation for statement tests). */
+  onQuery?: (sql: string, sent: string) => void;
   /** How the webhook workers resolve endpoint host names (the system's resolver by default). */
   resolver?: HostResolver;
 }

@@ -271,7 +271,7 @@ export class Postings {
     }
     if (account.expiring === 0) return summary;
     const grants = await em.execute<Row[]>(
-      `select g.transaction_id, g.remaining from credit_grants g join credit_transactions t on t.id = g.transaction_id
+      `select g.transaction_id, g.remaining from credit_grants g join credit_transactions t on t.id = g.transaction_id and t.account_id = g.account_id
        where g.account_id = ? and g.remaining > 0 and g.expires_at <= ?
        order by g.expires_at, t.posting_seq for update of g`,
       [account.id, now],
@@ -305,7 +305,7 @@ export class Postings {
     const row = await this.postLocked(em, posting, -fromGrants);
     if (taken.length > 0) {
       const json = JSON.stringify(taken.map((draw) => ({ grant_id: draw.grantId, amount: draw.amount })));
-      await em.execute(ALLOCATE.text, ALLOCATE.bind({ draws: json, transactionId: row.id }));
+      await em.execute(ALLOCATE.text, ALLOCATE.bind({ draws: json, transactionId: row.id, accountId: account.id }));
     }
     account.balance += posting.amount;
     account.held += posting.heldDelta ?? 0;
@@ -316,7 +316,7 @@ export class Postings {
   /** Locks the account's grants that have credits left, soonest expiry first (then posting order), and takes `amount`. */
   private async drawFromGrants(em: EntityManager, accountId: string, amount: number): Promise<Draw[]> {
     const open = await em.execute<Row[]>(
-      `select g.transaction_id, g.remaining from credit_grants g join credit_transactions t on t.id = g.transaction_id
+      `select g.transaction_id, g.remaining from credit_grants g join credit_transactions t on t.id = g.transaction_id and t.account_id = g.account_id
        where g.account_id = ? and g.remaining > 0 order by g.expires_at, t.posting_seq for update of g`,
       [accountId],
     );

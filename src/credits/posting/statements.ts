@@ -99,9 +99,12 @@ update organization_members m set spent_credits = ${SPENT_THIS_MONTH} + :debit, 
 where m.organization_id = :organizationId and m.user_id = :userId`);
 
 /** What a debit took from each expiring grant: the grants shrink and the allocations record it, in one statement. */
-export const ALLOCATE = namedStatement<{ draws: string; transactionId: string }>(`
+export const ALLOCATE = namedStatement<{ draws: string; transactionId: string; accountId: string }>(`
 with taken as (select * from json_to_recordset(:draws::json) as d(grant_id text, amount int)),
-drawn as (update credit_grants g set remaining = g.remaining - taken.amount from taken where g.transaction_id = taken.grant_id)
+drawn as (
+  update credit_grants g set remaining = g.remaining - taken.amount from taken
+  where g.transaction_id = taken.grant_id and g.account_id = :accountId
+)
 insert into credit_allocations (transaction_id, grant_id, amount) select :transactionId, grant_id, amount from taken`);
 
 /** The expiring lot of a GRANT row. */
@@ -197,10 +200,10 @@ where m.organization_id = :organizationId and m.user_id = :userId`);
  * A capture's bookkeeping, once its CONSUMPTION row is posted (the posting freed the hold from held_credits): the
  * reservation turns CAPTURED, the account has one open hold fewer, and a member's hold becomes what they spent.
  */
-export const MARK_CAPTURED = namedStatement<{ reservationId: string; amount: number; transactionId: string; month: string }>(`
+export const MARK_CAPTURED = namedStatement<{ reservationId: string; accountId: string; amount: number; transactionId: string; month: string }>(`
 with captured as (
   update reservations set status = 'captured', captured_amount = :amount, transaction_id = :transactionId, resolved_at = clock_timestamp()
-  where id = :reservationId
+  where id = :reservationId and account_id = :accountId
   returning account_id, actor_id, amount
 ),
 member as (
@@ -212,10 +215,10 @@ update accounts a set open_reservations = a.open_reservations - 1, updated_at = 
 from captured where a.id = captured.account_id`);
 
 /** Frees a HELD reservation without a charge: it turns RELEASED and leaves held_credits (and its member's), in one statement. */
-export const RELEASE = namedStatement<{ reservationId: string }>(`
+export const RELEASE = namedStatement<{ reservationId: string; accountId: string }>(`
 with released as (
   update reservations set status = 'released', resolved_at = clock_timestamp()
-  where id = :reservationId and status = 'held'
+  where id = :reservationId and account_id = :accountId and status = 'held'
   returning account_id, actor_id, amount
 ),${FREE_MEMBER_HOLDS('released')}
 update accounts a set held_credits = a.held_credits - released.amount, open_reservations = a.open_reservations - 1, updated_at = now()
