@@ -33,6 +33,11 @@ export interface DatabaseConfig {
   /** statement_timeout of the serving pool's connections, in ms; 0 turns it off (DATABASE_STATEMENT_TIMEOUT_MS). */
   statementTimeoutMs: number;
   /**
+   * The hot statements as named, server-side prepared statements (DATABASE_PREPARED_STATEMENTS, default true). Turn it
+   * off behind a transaction pooler that cannot keep them (PgBouncer before 1.21 in transaction mode).
+   */
+  preparedStatements: boolean;
+  /**
    * A connection straight to PostgreSQL for what a transaction pooler (PgBouncer) in DATABASE_URL cannot carry: the
    * LISTEN of live updates, and the migrations at start-up (DATABASE_DIRECT_URL). Unset: DATABASE_URL serves both.
    */
@@ -61,6 +66,11 @@ export interface Config {
   dataDir: string;
   auth: AuthConfig;
   adminUserIds: ReadonlySet<string>;
+  /**
+   * How long a process remembers a token subject's user id, so that requests skip the viewer lookup
+   * (VIEWER_CACHE_SECONDS; 0: look up every request). It bounds how long a user deleted in the database is served.
+   */
+  viewerCacheSeconds: number;
   starterCredits: number;
   workshopCreditCost: number;
   /** What one user can pile up for free (MAX_OPEN_RESERVATIONS, MAX_WORKSHOPS). */
@@ -319,11 +329,13 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl,
     database: {
       statementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 5_000, 0, 3_600_000),
+      preparedStatements: boolean(env, 'DATABASE_PREPARED_STATEMENTS', true),
       directUrl: url(env, 'DATABASE_DIRECT_URL', ['postgres:', 'postgresql:'])?.toString(),
     },
     dataDir,
     auth,
     adminUserIds,
+    viewerCacheSeconds: integer(env, 'VIEWER_CACHE_SECONDS', 30, 0, 3_600),
     starterCredits: integer(env, 'STARTER_CREDITS', 0, 0, 1_000_000),
     workshopCreditCost: integer(env, 'WORKSHOP_CREDIT_COST', 1, 1, 1_000_000),
     limits: {

@@ -101,7 +101,7 @@ describe('loadConfig defaults', () => {
   it('takes a direct database URL beside a pooled one, and none by default', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://db/tally' }).database.directUrl).toBeUndefined();
     const config = loadConfig({ DATABASE_URL: 'postgres://app:pw@pgbouncer:6432/tally', DATABASE_DIRECT_URL: 'postgres://app:pw@db:5432/tally' });
-    expect(config.database).toEqual({ statementTimeoutMs: 5_000, directUrl: 'postgres://app:pw@db:5432/tally' });
+    expect(config.database).toEqual({ statementTimeoutMs: 5_000, preparedStatements: true, directUrl: 'postgres://app:pw@db:5432/tally' });
   });
 
   it('accepts a webhook secret without a secret key (webhook-only)', () => {

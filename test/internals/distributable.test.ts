@@ -79,7 +79,12 @@ describe('the account paths stay on one account', () => {
   const admin = () => server.as(ADMIN_SUB);
 
   beforeAll(async () => {
-    server = await startTestServer({ env: { ADMIN_USER_IDS: ADMIN_SUB, STARTER_CREDITS: '0' }, onQuery: statements.onQuery });
+    server = await startTestServer({
+      // Every request looks its viewer up (no per-process cache), and the hot statements arrive with their values
+      // inlined like the others (prepared, they are the same text with $1, $2... for the values).
+      env: { ADMIN_USER_IDS: ADMIN_SUB, STARTER_CREDITS: '0', VIEWER_CACHE_SECONDS: '0', DATABASE_PREPARED_STATEMENTS: 'false' },
+      onQuery: statements.onQuery,
+    });
     await userIdOf(server, ADMIN_SUB);
   });
   afterAll(() => server.close());
