@@ -41,7 +41,8 @@ interface CancelTarget {
 
 /**
  * Asks the server to cancel what `target` is running: the protocol's CancelRequest (what psql sends on Ctrl-C), on a
- * connection of its own, with the process id and secret key the server gave the client when it connected. A pooler
+ * connection of its own (in the clear, as libpq sends it: it carries only the key), with the process id and secret key
+ * the server gave the client when it connected. A pooler
  * (PgBouncer) hands its clients keys of its own and forwards the request to the server connection the client is on
  * at that moment, so this works through one, where `pg_cancel_backend(processID)` would name no server process.
  * Resolves when the other side has closed the request's connection, which it does once it has acted on it.

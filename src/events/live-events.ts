@@ -50,7 +50,12 @@ export class LiveEvents implements LiveEventSource {
     await client.connect();
     await client.query(`listen ${LIVE_CHANNEL}`);
     this.client = client;
-    if (!(await this.hears(client))) {
+    // The connection listens from here on; the check only says whether it can hear (its own failure changes nothing).
+    const hears = await this.hears(client).catch((error: unknown) => {
+      this.log.warn({ err: error }, 'live events: could not check that the LISTEN connection hears NOTIFY');
+      return undefined;
+    });
+    if (hears === false) {
       this.log.error(
         'live events: the LISTEN connection does not hear NOTIFY sent through the pool, so live balance updates will not arrive: ' +
           'is DATABASE_URL a transaction pooler (PgBouncer)? Set DATABASE_DIRECT_URL to PostgreSQL itself',
