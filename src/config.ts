@@ -73,6 +73,8 @@ export interface Config {
   /** Production serves /metrics without a token only when this is set (METRICS_PUBLIC=true). */
   metricsPublic: boolean;
   credits: CreditJobsConfig;
+  /** Whether /console (the support console) is served: on by default, in production only with CONSOLE_ENABLED=true. */
+  consoleEnabled: boolean;
 }
 
 export interface CreditJobsConfig {
@@ -295,6 +297,7 @@ export function loadConfig(env: Env = process.env): Config {
       planAllowances: planAllowances(env),
       allowanceRolloverCap: integer(env, 'PLAN_ALLOWANCE_ROLLOVER_CAP', 0, 0, 1_000_000),
     },
+    consoleEnabled: boolean(env, 'CONSOLE_ENABLED', nodeEnvValue !== 'production'),
   };
   if (config.isProduction && !auth.jwtSecret && !auth.jwksUrl) {
     throw new ConfigError('AUTH_JWKS_URL', 'production needs AUTH_JWKS_URL + AUTH_ISSUER or AUTH_JWT_SECRET');

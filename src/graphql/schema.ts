@@ -8,6 +8,7 @@ import { DateTimeScalar } from '../core/date-time.js';
 import { forbidden, unauthenticated } from '../core/errors.js';
 import { CreditActorResolver, CreditsResolver, OrganizationCreditsResolver, UserCreditsResolver, WorkshopCreditsResolver } from '../credits/credits.resolver.js';
 import { OrganizationMemberResolver, OrganizationResolver, UserOrganizationsResolver } from '../organizations/organization.resolver.js';
+import { OrganizationAccountListsResolver, ReservationPeopleResolver, UserAccountListsResolver } from '../credits/account-lists.resolver.js';
 import { ReservationsResolver } from '../credits/reservations.resolver.js';
 import { UsageResolver } from '../credits/usage.resolver.js';
 import { UserResolver } from '../users/user.resolver.js';
@@ -33,6 +34,9 @@ export const resolvers = [
   UserCreditsResolver,
   WorkshopCreditsResolver,
   ReservationsResolver,
+  ReservationPeopleResolver,
+  UserAccountListsResolver,
+  OrganizationAccountListsResolver,
   UsageResolver,
   CreditPackResolver,
   BillingResolver,
