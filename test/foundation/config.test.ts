@@ -98,6 +98,14 @@ describe('loadConfig defaults', () => {
     expect(config).toMatchObject({ env: 'production', isProduction: true });
   });
 
+  it('serves the console by default, and in production only with CONSOLE_ENABLED=true', () => {
+    const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/tally', AUTH_JWT_SECRET: SECRET };
+    expect(loadConfig({}).consoleEnabled).toBe(true);
+    expect(loadConfig({ CONSOLE_ENABLED: 'false' }).consoleEnabled).toBe(false);
+    expect(loadConfig(production).consoleEnabled).toBe(false);
+    expect(loadConfig({ ...production, CONSOLE_ENABLED: 'true' }).consoleEnabled).toBe(true);
+  });
+
   it('accepts a webhook secret without a secret key (webhook-only)', () => {
     expect(loadConfig({ STRIPE_WEBHOOK_SECRET: 'whsec_only' }).stripe).toMatchObject({ webhookSecret: 'whsec_only' });
   });
@@ -142,6 +150,7 @@ describe('loadConfig rejects an invalid variable with a ConfigError naming it', 
     ['DATABASE_STATEMENT_TIMEOUT_MS', { DATABASE_STATEMENT_TIMEOUT_MS: 'soon' }],
     ['MAX_OPEN_RESERVATIONS', { MAX_OPEN_RESERVATIONS: '0' }],
     ['METRICS_PUBLIC', { METRICS_PUBLIC: 'maybe' }],
+    ['CONSOLE_ENABLED', { CONSOLE_ENABLED: 'yes' }],
   ])('%s from %j', (variable, env) => {
     const error = configError(env);
     expect(error.variable).toBe(variable);
