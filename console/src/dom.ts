@@ -59,10 +59,12 @@ export function field(label: string, control: HTMLInputElement | HTMLSelectEleme
   return h('div', { class: 'field' }, h('label', { for: control.id }, label), control, hint ? h('p', { class: 'hint', id: hintId }, hint) : null);
 }
 
-/** A section with a heading, labelled by it. */
+/**
+ * A part of a page under its heading. Not a named landmark: the tables inside are the named regions (scrollable
+ * on a phone), and two landmarks may not share a name.
+ */
 export function section(title: string, ...children: Child[]): HTMLElement {
-  const id = uid('section');
-  return h('section', { class: 'panel', 'aria-labelledby': id }, h('h2', { id }, title), ...children);
+  return h('section', { class: 'panel' }, h('h2', {}, title), ...children);
 }
 
 export function table(caption: string, headers: string[], rows: Child[][], options: { empty?: string; className?: string } = {}): HTMLElement {

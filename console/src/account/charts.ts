@@ -21,7 +21,8 @@ export interface Point {
   balance: number;
 }
 
-const WIDTH = 720;
+/** The drawing's width in CSS pixels: the space it is given, so that its labels keep their size on a phone. */
+const chartWidth = (available: number) => Math.round(Math.max(300, Math.min(1000, available || 720)));
 const HEIGHT = 240;
 const MARGIN = { top: 16, right: 24, bottom: 32, left: 56 };
 /** Beyond this many ledger rows in the range, the chart samples the balance instead of drawing every change. */
@@ -89,7 +90,8 @@ function niceMax(value: number): number {
 }
 
 /** A step line of the balance, with its axes, its last point marked and a data table for those who do not see it. */
-export function balanceChart(points: Point[], options: { sampled: boolean; from: Date; now: Date }): HTMLElement {
+export function balanceChart(points: Point[], options: { sampled: boolean; from: Date; now: Date; width: number }): HTMLElement {
+  const WIDTH = chartWidth(options.width);
   const first = points[0]!;
   const last = points.at(-1)!;
   const values = points.map((point) => point.balance);
@@ -165,7 +167,8 @@ export async function loadUsage(account: Account, from: Date, to: Date, window: 
 const PALETTE = ['#1d5fa8', '#b5470b', '#2e7d32', '#7b3fa0', '#a0224a', '#00717a', '#6b5800', '#4a4a4a'];
 
 /** Credits consumed per window, stacked by feature, with a legend of totals and a data table. */
-export function usageChart(buckets: UsageBucket[], window: Range['window']): Child {
+export function usageChart(buckets: UsageBucket[], window: Range['window'], width: number): Child {
+  const WIDTH = chartWidth(width);
   if (buckets.length === 0) return h('p', { class: 'empty' }, 'No credits were consumed in this range.');
   const totals = new Map<string, number>();
   for (const bucket of buckets) totals.set(bucket.feature, (totals.get(bucket.feature) ?? 0) + bucket.credits);

@@ -68,8 +68,8 @@ function chartsSection(account: Account, pageState: PageState): HTMLElement[] {
     balanceBody.setAttribute('aria-busy', 'true');
     usageBody.setAttribute('aria-busy', 'true');
     const [series, usage] = await Promise.allSettled([balanceSeries(account, from, now), loadUsage(account, from, now, chosen.window)]);
-    replace(balanceBody, series.status === 'fulfilled' ? balanceChart(series.value.points, { sampled: series.value.sampled, from, now }) : errorBox(errorMessage(series.reason)));
-    replace(usageBody, usage.status === 'fulfilled' ? usageChart(usage.value, chosen.window) : errorBox(errorMessage(usage.reason)));
+    replace(balanceBody, series.status === 'fulfilled' ? balanceChart(series.value.points, { sampled: series.value.sampled, from, now, width: balanceBody.clientWidth }) : errorBox(errorMessage(series.reason)));
+    replace(usageBody, usage.status === 'fulfilled' ? usageChart(usage.value, chosen.window, usageBody.clientWidth) : errorBox(errorMessage(usage.reason)));
     balanceBody.setAttribute('aria-busy', 'false');
     usageBody.setAttribute('aria-busy', 'false');
   };
