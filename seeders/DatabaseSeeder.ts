@@ -3,7 +3,17 @@ import { Seeder } from '@mikro-orm/seeder';
 import { isDomainError } from '../src/core/errors.js';
 import { Ledger } from '../src/credits/ledger.js';
 import { memberSpender, personalSpender } from '../src/credits/spender.js';
-import { SEED_ORGANIZATION, SEED_PACKS, SEED_USERS, WORKSHOP_COUNT, type DemoUser } from './demo-data.js';
+import { findPlan } from '../src/billing/plan.model.js';
+import { creditsForPeriod, periodKey } from '../src/billing/subscriptions.js';
+import {
+  SEED_ORGANIZATION,
+  SEED_PACKS,
+  SEED_SUBSCRIBED_ORGANIZATION,
+  SEED_SUBSCRIPTIONS,
+  SEED_USERS,
+  WORKSHOP_COUNT,
+  type DemoUser,
+} from './demo-data.js';
 
 /**
  * Development data. Idempotent: rows have fixed ids and every ledger change goes through the ledger with a fixed
@@ -119,9 +129,80 @@ export class DatabaseSeeder extends Seeder {
       idempotencyKey: 'seed:org-hold',
       ttlSeconds: HOLD_TTL_SECONDS,
     });
+    // Subscriptions, as Stripe's events would leave them: the plan set, each paid period's credits granted (expiring
+    // at the period's end), none for the period whose payment failed.
+    const subs = SEED_SUBSCRIPTIONS;
+    const globex = SEED_SUBSCRIBED_ORGANIZATION;
+    await insertOrganization(em, globex.id, globex.name, [
+      [u.globex, 'owner', null],
+      [u.orgAdmin, 'member', 200],
+    ]);
+    await seedSubscription(em, ledger, u.subscriber.id, subs.subscriber, { paidPeriods: 1 });
+    await consume(u.subscriber, 120, 'llm.run', 'subscriber-llm');
+    await seedSubscription(em, ledger, globex.id, subs.globex, { paidPeriods: 1 });
+    await ledger.consume(memberSpender(globex.id, u.orgAdmin.id), { amount: 45, feature: 'image.render', idempotencyKey: 'seed:globex-image' });
+    await seedSubscription(em, ledger, u.trial.id, subs.trial, { paidPeriods: 1, trialDays: 14 });
+    await seedSubscription(em, ledger, u.pastDue.id, subs.pastDue, { paidPeriods: 1 });
+
     // Soft deletion keeps the ledger: the user had credits before leaving.
     await grant(u.deleted, 7, 'deleted-welcome').catch(ignoreDeleted);
     await em.execute('update users set deleted_at = ? where id = ? and deleted_at is null', [new Date('2026-11-10T09:00:00Z'), u.deleted.id]);
+  }
+}
+
+interface SeedSubscription {
+  id: string;
+  plan: string;
+  status: string;
+  startedDaysAgo: number;
+}
+
+/**
+ * An account's Stripe subscription as its events would have left it, through the same ledger calls they make: the
+ * plan (a PLAN_CHANGE row), the stored state, and a period grant for each paid period. A past-due subscription's
+ * last period is unpaid: it has no grant. Dates come from the first run and are read back on later ones.
+ */
+async function seedSubscription(em: EntityManager, ledger: Ledger, accountId: string, subscription: SeedSubscription, options: { paidPeriods: number; trialDays?: number }) {
+  const DAY = 86_400_000;
+  const started = new Date(Math.floor((Date.now() - subscription.startedDaysAgo * DAY) / 1000) * 1000);
+  const periodMs = options.trialDays ? options.trialDays * DAY : 30 * DAY;
+  const periods = subscription.status === 'past_due' ? options.paidPeriods + 1 : options.paidPeriods;
+  const currentStart = new Date(started.getTime() + (periods - 1) * periodMs);
+  await em.execute(
+    `update accounts set stripe_customer_id = coalesce(stripe_customer_id, ?), stripe_subscription_id = coalesce(stripe_subscription_id, ?),
+       subscription_status = coalesce(subscription_status, ?), current_period_start = coalesce(current_period_start, ?),
+       current_period_end = coalesce(current_period_end, ?), subscription_created_at = coalesce(subscription_created_at, ?),
+       subscription_event_at = coalesce(subscription_event_at, ?)
+     where id = ?`,
+    [`cus_${subscription.id.slice(4)}`, subscription.id, subscription.status, currentStart, new Date(currentStart.getTime() + periodMs), started, currentStart, accountId],
+  );
+  const [stored] = await em.execute<{ subscription_created_at: Date }[]>('select subscription_created_at from accounts where id = ?', [accountId]);
+  const first = new Date(stored!.subscription_created_at);
+  await em.transactional((tx) =>
+    new Ledger(tx, { workshopCreditCost: 0 }).changePlan(tx, {
+      accountId,
+      planId: subscription.plan,
+      actorId: null,
+      reason: `Stripe subscription ${subscription.id} is ${subscription.status}`,
+      metadata: { stripeSubscriptionId: subscription.id, source: 'seed' },
+    }),
+  );
+  const plan = await findPlan(em, subscription.plan);
+  for (let n = 0; n < options.paidPeriods && plan; n++) {
+    const start = new Date(first.getTime() + n * periodMs);
+    const end = new Date(start.getTime() + periodMs);
+    await ledger.periods.grant({
+      accountId,
+      key: periodKey(subscription.id, start),
+      plan: plan.id,
+      credits: creditsForPeriod(plan, start, end),
+      start,
+      end,
+      rolloverCap: plan.rolloverCap ?? 0,
+      subscriptionId: subscription.id,
+      label: `${start.toISOString()}/${end.toISOString()}`,
+      source: options.trialDays ? 'trial' : 'subscription',
+    });
   }
 }
 

@@ -40,10 +40,28 @@ export const SEED_USERS = {
   orgAdmin: user('orgadmin', 'Omar', { company: 'Acme Robotics' }),
   orgMember: user('orgmember', 'Mia', { company: 'Acme Robotics' }),
   orgMember2: user('orgmember2', 'Max', { company: 'Acme Robotics' }),
+  subscriber: user('subscriber', 'Sam', { company: 'Paying Customer LLC' }),
+  trial: user('trial', 'Tia'),
+  pastDue: user('pastdue', 'Pat'),
+  globex: user('globex', 'Gia', { company: 'Globex Studio' }),
 } satisfies Record<string, DemoUser>;
 
 /** The demo team: owned by the demo user, with an admin and two members. */
 export const SEED_ORGANIZATION = { id: 'org_seedacme', name: 'Acme Robotics' };
+
+/** A second team, on the team plan through a Stripe subscription. */
+export const SEED_SUBSCRIBED_ORGANIZATION = { id: 'org_seedglobex', name: 'Globex Studio' };
+
+/**
+ * Subscriptions as Stripe's events would have left them (ids are fixed, dates follow the first seed run): a paying
+ * pro user, a team on the team plan, a user in a pro trial, and a pro user whose renewal payment failed (past due).
+ */
+export const SEED_SUBSCRIPTIONS = {
+  subscriber: { id: 'sub_seedsubscriber', plan: 'pro', status: 'active', startedDaysAgo: 10 },
+  globex: { id: 'sub_seedglobex', plan: 'team', status: 'active', startedDaysAgo: 2 },
+  trial: { id: 'sub_seedtrial', plan: 'pro', status: 'trialing', startedDaysAgo: 3 },
+  pastDue: { id: 'sub_seedpastdue', plan: 'pro', status: 'past_due', startedDaysAgo: 35 },
+} as const;
 
 export const SEED_PACKS = [
   { id: 'pack_single', name: 'Single credit', credits: 1, priceCents: 200, currency: 'usd' },

@@ -80,10 +80,15 @@ export interface Config {
 export interface CreditJobsConfig {
   /** How often each instance sweeps lapsed holds and grants and grants plan allowances; 0 turns the loop off. */
   sweepIntervalSeconds: number;
-  /** Monthly allowance by plan tier (PLAN_ALLOWANCES=free:3,pro:50); empty: no allowances. */
+  /**
+   * Monthly credits by plan (PLAN_ALLOWANCES=free:3,pro:50), written to the plans table at start (billing/plans.ts):
+   * the way to seed or change a plan's credits from the environment. Empty: the plans table as it is.
+   */
   planAllowances: ReadonlyMap<string, number>;
-  /** At most this much unspent allowance carries into the next month. */
+  /** The rollover cap written with PLAN_ALLOWANCES to each plan it lists. */
   allowanceRolloverCap: number;
+  /** The recurring Stripe Price of each plan (PLAN_PRICES=pro:price_...,team:price_...), written to the plans table at start. */
+  planPrices: ReadonlyMap<string, string>;
 }
 
 type Env = Record<string, string | undefined>;
@@ -252,6 +257,19 @@ export const DEVELOPMENT_ADMIN_SUBJECT = 'user_admin';
 const developmentAdmins = (nodeEnvValue: Config['env'], databaseUrl: string | undefined): string[] =>
   nodeEnvValue === 'development' && databaseUrl === undefined ? [DEVELOPMENT_ADMIN_SUBJECT] : [];
 
+function planPrices(env: Env): Map<string, string> {
+  const prices = new Map<string, string>();
+  for (const entry of list(env, 'PLAN_PRICES') ?? []) {
+    const match = /^([a-z0-9_-]{1,32}):(price_[A-Za-z0-9_]{1,100})$/.exec(entry);
+    if (!match) throw new ConfigError('PLAN_PRICES', `expected plan:price pairs like "pro:price_1Abc,team:price_2Def", got "${entry}"`);
+    const [, plan, price] = match as unknown as [string, string, string];
+    if (prices.has(plan)) throw new ConfigError('PLAN_PRICES', `plan "${plan}" is listed twice`);
+    if ([...prices.values()].includes(price)) throw new ConfigError('PLAN_PRICES', `price "${price}" is listed for two plans`);
+    prices.set(plan, price);
+  }
+  return prices;
+}
+
 /** The only reader of process.env. Every value is validated; the first bad one throws a ConfigError. */
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnvValue = nodeEnv(env);
@@ -296,6 +314,7 @@ export function loadConfig(env: Env = process.env): Config {
       sweepIntervalSeconds: integer(env, 'SWEEP_INTERVAL_SECONDS', 30, 0, 86_400),
       planAllowances: planAllowances(env),
       allowanceRolloverCap: integer(env, 'PLAN_ALLOWANCE_ROLLOVER_CAP', 0, 0, 1_000_000),
+      planPrices: planPrices(env),
     },
     consoleEnabled: boolean(env, 'CONSOLE_ENABLED', nodeEnvValue !== 'production'),
   };

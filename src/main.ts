@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
+import { syncPlans } from './billing/plans.js';
 import { createStripeClient } from './billing/stripe.js';
 import { ConfigError, DEVELOPMENT_ADMIN_SUBJECT, loadConfig, type Config } from './config.js';
 import { startCreditJobs } from './credits/credit-jobs.js';
@@ -73,6 +74,7 @@ async function main() {
   const database = await openDatabase(config, log, (clientUrl, options) => ormOptions({ clientUrl, ...options }));
   closeOnFailure = () => database.close();
   checkInterrupted();
+  await syncPlans(database.orm.em.fork(), config.credits, log);
   if (database.target.embedded) await seedIfEmpty(database.orm, config, log);
   checkInterrupted();
 
@@ -104,7 +106,6 @@ async function main() {
     orm: database.orm,
     log,
     intervalSeconds: config.credits.sweepIntervalSeconds,
-    allowances: { perTier: config.credits.planAllowances, rolloverCap: config.credits.allowanceRolloverCap },
   });
 
   let stopping = false;

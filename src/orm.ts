@@ -8,6 +8,7 @@ import { CreditTransactionEntity } from './credits/credit-transaction.entity.js'
 import { ReservationEntity } from './credits/reservation.entity.js';
 import { baseOrmOptions, type OrmOptionsInput } from './database/orm-options.js';
 import { AccountEntity } from './accounts/account.entity.js';
+import { PlanEntity } from './accounts/plan.entity.js';
 import { OrganizationMemberEntity } from './organizations/organization-member.entity.js';
 import { OrganizationEntity } from './organizations/organization.entity.js';
 import { UserEntity } from './users/user.entity.js';
@@ -15,6 +16,7 @@ import { WorkshopEntity } from './workshops/workshop.entity.js';
 
 /** Every table, as its feature declares it: the schema's source for migrations and the drift test. */
 export const entities = [
+  PlanEntity,
   AccountEntity,
   UserEntity,
   OrganizationEntity,

@@ -1,5 +1,7 @@
-import { Check, Entity, Enum, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
+import { Check, Entity, Enum, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 import { OptionalProps } from '@mikro-orm/core';
+import { PlanEntity } from './plan.entity.js';
+import { SubscriptionStatus } from './subscription-status.js';
 
 export enum AccountKind {
   PERSONAL = 'personal',
@@ -18,7 +20,7 @@ export enum AccountKind {
 @Check({ name: 'accounts_expiring_credits_check', expression: 'expiring_credits >= 0 and expiring_credits <= credit_balance' })
 @Check({ name: 'accounts_open_reservations_check', expression: 'open_reservations >= 0' })
 export class AccountEntity {
-  [OptionalProps]?: 'creditBalance' | 'heldCredits' | 'expiringCredits' | 'openReservations' | 'planTier' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'creditBalance' | 'heldCredits' | 'expiringCredits' | 'openReservations' | 'plan' | 'cancelAtPeriodEnd' | 'createdAt' | 'updatedAt';
 
   @PrimaryKey({ type: 'text' })
   id!: string;
@@ -39,12 +41,41 @@ export class AccountEntity {
   @Property({ type: 'integer', default: 0 })
   openReservations: number = 0;
 
-  @Property({ type: 'text', default: 'free' })
-  planTier: string = 'free';
+  /** The plan the account is on (its tier): set by its Stripe subscription, or by an admin (setPlan). */
+  @ManyToOne(() => PlanEntity, { fieldName: 'plan_tier', default: 'free', deleteRule: 'no action', updateRule: 'no action' })
+  plan!: PlanEntity;
 
   @Index({ name: 'accounts_stripe_customer_id_index' })
   @Property({ type: 'text', nullable: true })
   stripeCustomerId?: string | null;
+
+  /** A downgrade made mid-period: the plan the account moves to when its current period ends. */
+  @ManyToOne(() => PlanEntity, { fieldName: 'scheduled_plan_tier', nullable: true, deleteRule: 'no action', updateRule: 'no action' })
+  scheduledPlan?: PlanEntity | null;
+
+  /** The Stripe subscription that sets the plan (sub_...), while there is one. */
+  @Property({ type: 'text', nullable: true, unique: 'accounts_stripe_subscription_id_unique' })
+  stripeSubscriptionId?: string | null;
+
+  @Enum({ items: () => SubscriptionStatus, type: 'text', nullable: true })
+  subscriptionStatus?: SubscriptionStatus | null;
+
+  @Property({ type: 'timestamptz', nullable: true })
+  currentPeriodStart?: Date | null;
+
+  @Property({ type: 'timestamptz', nullable: true })
+  currentPeriodEnd?: Date | null;
+
+  @Property({ type: 'boolean', default: false })
+  cancelAtPeriodEnd: boolean = false;
+
+  /** When Stripe created the current subscription: a newer subscription replaces it, an older one never does. */
+  @Property({ type: 'timestamptz', nullable: true })
+  subscriptionCreatedAt?: Date | null;
+
+  /** When the newest subscription event applied was created: an older state never overwrites a newer one. */
+  @Property({ type: 'timestamptz', nullable: true })
+  subscriptionEventAt?: Date | null;
 
   @Property({ type: 'timestamptz', defaultRaw: 'now()' })
   createdAt: Date = new Date();

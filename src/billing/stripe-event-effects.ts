@@ -1,46 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import type { Ledger, PurchaseOutcome } from '../credits/ledger.js';
+import type { PurchaseOutcome } from '../credits/ledger.js';
 import { findPack, purchaseDescription } from './credit-pack.model.js';
+import { effect, rejected, type EventDeps, type EventEffect } from './stripe-event-types.js';
+import { applyInvoicePaid, applyInvoicePaymentFailed, applySubscriptionEvent } from './subscriptions.js';
 
-/** What one webhook event did, for the `stripe_events` row and the log line. */
-export interface EventEffect {
-  outcome: string;
-  detail?: string;
-  level: 'info' | 'warn' | 'error';
-  /**
-   * False for permanent rejections (unknown user, pack or payment; a malformed object): nothing is written, so that
-   * once an operator fixes the cause, "Resend" in the Stripe dashboard applies the event.
-   */
-  record: boolean;
-  /**
-   * True when the event cannot be applied yet but will be later (a refund whose purchase has not completed, with no
-   * Stripe API to ask): nothing is written and the answer is a 5xx, so Stripe delivers it again.
-   */
-  retry?: boolean;
-}
-
-export interface EventDeps {
-  em: EntityManager;
-  ledger: Ledger;
-  /** What was asked of Stripe before the transaction began (see prefetch in stripe-events.ts). */
-  prefetched: Prefetched;
-}
-
-export interface Prefetched {
-  /**
-   * The Checkout Session that created a refunded or disputed payment, when no purchase of ours has that payment yet
-   * (a refund's or dispute's notice arriving before its session's `checkout.session.completed`: Stripe does not
-   * order deliveries). Undefined when there was nothing to ask; null when Stripe's API is not configured, so it
-   * could not be asked.
-   */
-  sessionOfPayment?: Stripe.Checkout.Session | null;
-  /** The disputed charge (for its amount and payment intent), when Stripe's API is configured. */
-  disputedCharge?: Stripe.Charge;
-}
-
-const effect = (outcome: string, detail?: string, level: EventEffect['level'] = 'info'): EventEffect => ({ outcome, detail, level, record: true });
-const rejected = (outcome: string, detail: string): EventEffect => ({ outcome, detail, level: 'warn', record: false });
+export type { EventDeps, EventEffect, Prefetched } from './stripe-event-types.js';
 
 export const stripeIdOf = (value: string | { id: string } | null | undefined): string | null =>
   typeof value === 'string' ? value : typeof value?.id === 'string' ? value.id : null;
@@ -62,6 +27,16 @@ export async function applyStripeEvent(event: Stripe.Event, deps: EventDeps): Pr
     case 'charge.dispute.created':
     case 'charge.dispute.closed':
       return applyDispute(event.data.object, event.id, deps);
+    case 'customer.subscription.created':
+    case 'customer.subscription.updated':
+    case 'customer.subscription.deleted':
+    case 'customer.subscription.paused':
+    case 'customer.subscription.resumed':
+      return applySubscriptionEvent(event, deps);
+    case 'invoice.paid':
+      return applyInvoicePaid(event, deps);
+    case 'invoice.payment_failed':
+      return applyInvoicePaymentFailed(event, deps);
     default:
       return effect('ignored');
   }

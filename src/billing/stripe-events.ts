@@ -3,6 +3,7 @@ import type Stripe from 'stripe';
 import { Ledger, type LedgerOptions } from '../credits/ledger.js';
 import type { Row } from '../database/rows.js';
 import { isStripeError } from './stripe-errors.js';
+import { invoiceFacts } from './stripe-objects.js';
 import { applyStripeEvent, purchaseOfPayment, stripeIdOf, type EventEffect, type Prefetched } from './stripe-event-effects.js';
 
 export type ProcessedEvent = EventEffect | { outcome: string; duplicate: true };
@@ -24,6 +25,17 @@ async function prefetch(event: Stripe.Event, em: EntityManager, stripe: Stripe |
       throw error;
     });
     paymentIntentId = stripeIdOf(event.data.object.payment_intent) ?? stripeIdOf(prefetched.disputedCharge?.payment_intent);
+  } else if (event.type.startsWith('customer.subscription.')) {
+    const subscription = stripeIdOf((event.data.object as { id?: string }).id);
+    if (stripe && subscription) prefetched.subscription = await currentSubscription(stripe, subscription);
+    return prefetched;
+  } else if (event.type === 'invoice.paid' || event.type === 'invoice.payment_failed') {
+    const invoice = invoiceFacts(event.data.object as Stripe.Invoice);
+    if (stripe && invoice?.subscriptionId) prefetched.subscription = await currentSubscription(stripe, invoice.subscriptionId);
+    if (stripe && invoice?.moreLines) {
+      prefetched.invoiceLines = await stripe.invoices.listLineItems(invoice.id, { limit: 100 }).autoPagingToArray({ limit: 1_000 });
+    }
+    return prefetched;
   } else {
     return prefetched;
   }
@@ -31,6 +43,18 @@ async function prefetch(event: Stripe.Event, em: EntityManager, stripe: Stripe |
   if (!stripe) return { ...prefetched, sessionOfPayment: null };
   const sessions = await stripe.checkout.sessions.list({ payment_intent: paymentIntentId, limit: 1 });
   return { ...prefetched, sessionOfPayment: sessions.data[0] };
+}
+
+/**
+ * A subscription as Stripe has it now, or undefined when Stripe cannot say (not found, unreachable): the event's own
+ * object then stands in for it, ordered by the event's time (subscriptions.ts), so no answer here is a reason to retry.
+ */
+async function currentSubscription(stripe: Stripe, id: string): Promise<Stripe.Subscription | undefined> {
+  try {
+    return await stripe.subscriptions.retrieve(id);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -94,3 +94,11 @@ export const limitExceeded = (resource: string, limit: number) =>
 
 export const serviceUnavailable = () =>
   new DomainError(ErrorCode.SERVICE_UNAVAILABLE, 'The service is temporarily unavailable; try again shortly');
+
+/** The account's plan is its Stripe subscription's: changing it happens in Stripe's billing portal. */
+export const subscriptionIsLive = (subscriptionStatus: string, action: string) =>
+  new DomainError(
+    ErrorCode.CONFLICT,
+    `This account already has a live subscription (${subscriptionStatus.toUpperCase()}): ${action} in the billing portal (createBillingPortalSession), or cancel the subscription first`,
+    { subscriptionStatus: subscriptionStatus.toUpperCase() },
+  );

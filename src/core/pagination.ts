@@ -44,14 +44,32 @@ export function bigintPosition(value: string): string {
 }
 
 /** Timestamps travel in cursors as PostgreSQL's own text, so no microsecond is lost (a JS Date keeps only ms). */
-const CURSOR_TIMESTAMP = /^(\d{4})-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:?\d{2})?|Z)$/;
+const CURSOR_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?(?:[+-](\d{2})(?::?(\d{2}))?|Z)$/;
 
-/** A cursor position that is a timestamp, checked to be one PostgreSQL reads back (years 1 to 9999). */
+const daysInMonth = (year: number, month: number) =>
+  month === 2 ? ((year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
+
+/**
+ * A cursor position that is a timestamp, checked to be one PostgreSQL reads back: years 1 to 9999, a day that its
+ * month has (JavaScript's parser takes February 30), hours 0-23, and an offset within PostgreSQL's +-15:59.
+ */
 export function timestampPosition(value: string): string {
   const match = CURSOR_TIMESTAMP.exec(value);
-  if (!match || Number(match[1]) < 1 || Number.isNaN(new Date(value.replace(' ', 'T').replace(/([+-]\d{2})$/, '$1:00')).getTime())) {
-    throw badUserInput('after', 'is not a cursor from this list');
-  }
+  const [year, month, day, hour, minute, second] = (match?.slice(1, 7) ?? []).map(Number) as number[];
+  const [offsetHours, offsetMinutes] = [Number(match?.[8] ?? 0), Number(match?.[9] ?? 0)];
+  const fits =
+    match !== null &&
+    year >= 1 &&
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth(year, month) &&
+    hour <= 23 &&
+    minute <= 59 &&
+    second <= 59 &&
+    offsetHours <= 15 &&
+    offsetMinutes <= 59;
+  if (!fits) throw badUserInput('after', 'is not a cursor from this list');
   return value;
 }
 

@@ -1,13 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Ledger } from './ledger.js';
+import type { Row } from '../database/rows.js';
 import { ALLOWANCE_KEY_PREFIX } from './idempotency-keys.js';
-
-export interface AllowanceSettings {
-  /** Credits granted per UTC calendar month, by plan tier; tiers not listed get none. */
-  perTier: ReadonlyMap<string, number>;
-  /** At most this much of last month's unspent allowance carries over into the new one (0: none). */
-  rolloverCap: number;
-}
 
 export interface AllowancePeriod {
   /** `YYYY-MM` of the UTC calendar month. */
@@ -39,10 +33,14 @@ export function allowancePeriod(now: Date): AllowancePeriod {
   };
 }
 
-/** Accounts (users' and organizations') on a tier that lack this period's allowance, after `after` in id order. */
+/**
+ * Accounts (users' and organizations') on a plan that lack this period's allowance, after `after` in id order. An
+ * account with a subscription that is live (trialing, active or past due) gets its credits from its invoices instead.
+ */
 const DUE_ACCOUNTS_SQL = `
 select a.id from accounts a left join users u on u.id = a.id
 where a.plan_tier = ? and u.deleted_at is null and a.id > ?
+  and (a.subscription_status is null or a.subscription_status not in ('trialing', 'active', 'past_due'))
   and not exists (select 1 from credit_transactions t where t.account_id = a.id and t.idempotency_key = ?)
 order by a.id limit ?`;
 
@@ -51,31 +49,44 @@ const BATCH = 500;
 export interface AllowanceSummary {
   period: string;
   granted: number;
-  /** Users another instance (or an earlier run) had already granted this period. */
+  /** Accounts another instance (or an earlier run) had already granted this period. */
   existing: number;
 }
 
 /**
- * Grants this period's allowance (an expiring grant that lapses at the period's end) to every account (a user's or an
- * organization's) of a tier that has one and lacks it. Several instances may run this at once: the GRANT's
- * idempotency key `allowance:YYYY-MM` and the unique (account_id, idempotency_key) constraint make it exactly-once
- * per account and period (see Ledger.grantAllowance).
+ * Grants this calendar month's allowance (an expiring grant that lapses at the month's end) to every account (a
+ * user's or an organization's) on a plan with monthly credits that lacks it, but not to accounts a live subscription
+ * pays for. The plans table says how much and the rollover cap. Several instances may run this at once: the GRANT's
+ * idempotency key `allowance:YYYY-MM` and the account's row lock make it exactly-once per account and period (see
+ * PeriodGrants).
  */
-export async function grantAllowances(em: EntityManager, now: Date, settings: AllowanceSettings): Promise<AllowanceSummary> {
+export async function grantAllowances(em: EntityManager, now: Date): Promise<AllowanceSummary> {
   const period = allowancePeriod(now);
   const summary: AllowanceSummary = { period: period.period, granted: 0, existing: 0 };
   const ledger = new Ledger(em, { workshopCreditCost: 0, now: () => now });
-  for (const [tier, amount] of settings.perTier) {
-    if (amount <= 0) continue;
+  const plans = await em.execute<Row[]>('select id, monthly_credits, rollover_cap from plans where monthly_credits > 0 order by id');
+  for (const plan of plans) {
+    const tier = String(plan.id);
     let after = '';
     for (;;) {
       const accounts = await em.execute<{ id: string }[]>(DUE_ACCOUNTS_SQL, [tier, after, period.key, BATCH]);
       for (const { id } of accounts) {
-        const outcome = await ledger.grantAllowance(
-          { accountId: id, tier, period: period.period, key: period.key, previousKey: period.previousKey, amount, rolloverCap: settings.rolloverCap, expiresAt: period.end },
+        const outcome = await ledger.periods.grant(
+          {
+            accountId: id,
+            key: period.key,
+            plan: tier,
+            credits: Number(plan.monthly_credits),
+            start: period.start,
+            end: period.end,
+            rolloverCap: Number(plan.rollover_cap ?? 0),
+            subscriptionId: null,
+            label: period.period,
+            source: 'allowance',
+          },
           now,
         );
-        if (outcome === 'granted') summary.granted += 1;
+        if (outcome.outcome === 'granted') summary.granted += 1;
         else summary.existing += 1;
       }
       if (accounts.length < BATCH) break;

@@ -10,6 +10,7 @@ import { CreditTransactionEntity } from './credit-transaction.entity.js';
  */
 @Entity({ tableName: 'credit_grants' })
 @Index({ name: 'credit_grants_account_open_index', properties: ['account', 'expiresAt'], where: 'remaining > 0' })
+@Index({ name: 'credit_grants_account_expiry_index', properties: ['account', 'expiresAt'] })
 @Index({ name: 'credit_grants_open_expiry_index', properties: ['expiresAt'], where: 'remaining > 0' })
 @Check({ name: 'credit_grants_amount_check', expression: 'amount > 0' })
 @Check({ name: 'credit_grants_remaining_check', expression: 'remaining >= 0 and remaining <= amount' })

@@ -1,13 +1,12 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '../logger.js';
-import { grantAllowances, type AllowanceSettings } from './allowances.js';
+import { grantAllowances } from './allowances.js';
 import { sweepExpired } from './expiry.js';
 
 export interface CreditJobsOptions {
   orm: MikroORM;
   log: Logger;
   intervalSeconds: number;
-  allowances: AllowanceSettings;
   now?: () => Date;
 }
 
@@ -21,7 +20,7 @@ export interface CreditJobs {
  * instance runs it; both jobs are safe to run concurrently (see allowances.ts and expiry.ts). The timer is unref'd,
  * so it never keeps the process alive on its own; main.ts stops it on shutdown before closing the database.
  */
-export function startCreditJobs({ orm, log, intervalSeconds, allowances, now = () => new Date() }: CreditJobsOptions): CreditJobs {
+export function startCreditJobs({ orm, log, intervalSeconds, now = () => new Date() }: CreditJobsOptions): CreditJobs {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = false;
@@ -30,9 +29,9 @@ export function startCreditJobs({ orm, log, intervalSeconds, allowances, now = (
     const at = now();
     const em = orm.em.fork();
     try {
-      const granted = allowances.perTier.size > 0 ? await grantAllowances(em, at, allowances) : undefined;
+      const granted = await grantAllowances(em, at);
       const swept = await sweepExpired(em, at);
-      if ((granted?.granted ?? 0) > 0 || swept.accountsSwept > 0) log.info({ allowances: granted, expiry: swept }, 'credit jobs ran');
+      if (granted.granted > 0 || swept.accountsSwept > 0) log.info({ allowances: granted, expiry: swept }, 'credit jobs ran');
     } catch (error) {
       log.error({ err: error }, 'credit jobs failed; retrying next interval');
     }

@@ -25,7 +25,7 @@ import { CreditTransactionStatus, CreditTransactionType } from './credit-transac
 @Check({
   name: 'credit_transactions_amount_sign_check',
   expression:
-    "(type in ('purchase', 'grant') and amount > 0) or (type = 'dispute_won' and amount >= 0) or (type in ('consumption', 'refund', 'expiration', 'dispute') and amount <= 0)",
+    "(type in ('purchase', 'grant') and amount > 0) or (type = 'dispute_won' and amount >= 0) or (type = 'plan_change' and amount = 0) or (type in ('consumption', 'refund', 'expiration', 'dispute') and amount <= 0)",
 })
 @Check({ name: 'credit_transactions_balance_after_check', expression: 'balance_after >= 0' })
 export class CreditTransactionEntity {

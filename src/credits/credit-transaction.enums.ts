@@ -11,6 +11,8 @@ export enum CreditTransactionType {
   DISPUTE = 'dispute',
   /** What a dispute took, given back when the dispute was closed in the seller's favour. */
   DISPUTE_WON = 'dispute_won',
+  /** The account's plan changed (a subscription event, or an admin's setPlan): no credits move; the audit trail. */
+  PLAN_CHANGE = 'plan_change',
 }
 
 /** Types whose rows add credits; every other type removes them (or nothing). */

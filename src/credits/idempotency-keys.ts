@@ -9,8 +9,10 @@ import { idempotencyKey } from '../core/validation.js';
 export const GRANT_KEY_PREFIX = 'grant:';
 export const ALLOWANCE_KEY_PREFIX = 'allowance:';
 export const SYSTEM_KEY_PREFIX = 'system:';
+/** A subscription period's credits: `subscription:<sub_id>:<period start, unix seconds>` (and `...:<plan>` for an upgrade's). */
+export const SUBSCRIPTION_KEY_PREFIX = 'subscription:';
 
-const RESERVED_PREFIXES = [GRANT_KEY_PREFIX, ALLOWANCE_KEY_PREFIX, SYSTEM_KEY_PREFIX];
+const RESERVED_PREFIXES = [GRANT_KEY_PREFIX, ALLOWANCE_KEY_PREFIX, SYSTEM_KEY_PREFIX, SUBSCRIPTION_KEY_PREFIX];
 
 export const STARTER_CREDITS_KEY = `${SYSTEM_KEY_PREFIX}starter-credits`;
 

@@ -8,6 +8,7 @@ import { toCreditTransaction, type CreditTransaction, type LedgerMetadata } from
 import { CreditTransactionType, WORKSHOP_FEATURE } from './credit-transaction.enums.js';
 import { grantKey, STARTER_CREDITS_KEY } from './idempotency-keys.js';
 import { Postings, usedCredits, type ExpirySummary, type LedgerOptions, type Posting, type SlowDebit } from './posting/postings.js';
+import { PeriodGrants } from './period-grants.js';
 import { Purchases } from './purchases.js';
 import { Reservations } from './reservations.js';
 import type { Spender } from './spender.js';
@@ -35,16 +36,14 @@ export interface GrantRequest {
   expiresAt?: Date | null;
 }
 
-/** One account's allowance for one period (see allowances.ts); `key` is the GRANT row's idempotency key. */
-export interface AllowanceRequest {
+/** An account's move to another plan (a subscription event, or an admin's setPlan); see Ledger.changePlan. */
+export interface PlanChangeRequest {
   accountId: string;
-  tier: string;
-  period: string;
-  key: string;
-  previousKey: string;
-  amount: number;
-  rolloverCap: number;
-  expiresAt: Date;
+  planId: string;
+  /** The admin who set it; null for Stripe's events. */
+  actorId: string | null;
+  reason: string;
+  metadata?: LedgerMetadata | null;
 }
 
 /**
@@ -56,6 +55,8 @@ export class Ledger {
   private readonly postings: Postings;
   readonly purchases: Purchases;
   readonly reservations: Reservations;
+  /** Credits per plan period: calendar-month allowances and subscription periods. */
+  readonly periods: PeriodGrants;
 
   constructor(
     private readonly em: EntityManager,
@@ -64,6 +65,7 @@ export class Ledger {
     this.postings = new Postings(em, options);
     this.purchases = new Purchases(this.postings);
     this.reservations = new Reservations(this.postings);
+    this.periods = new PeriodGrants(this.postings);
   }
 
   /**
@@ -203,40 +205,28 @@ export class Ledger {
   }
 
   /**
-   * An account's allowance for one period, at most once: the GRANT row's idempotency key names the period, and the
-   * account's row lock orders concurrent attempts (several instances), so the later one finds the key used. The
-   * previous period's allowance is expired first; what expiry took from it (now or earlier) rolls over, up to the cap.
+   * Moves an account to another plan, in the caller's transaction: the plan tier changes and a PLAN_CHANGE row (no
+   * credits move) records who moved it, from what, to what and why, under the account's row lock. Nothing happens
+   * (undefined) when the account is on that plan already, so a repeated event writes nothing twice.
    */
-  async grantAllowance(request: AllowanceRequest, now: Date): Promise<'granted' | 'exists'> {
-    try {
-      return await this.em.transactional(async (em) => {
-        const account = await this.postings.lockAccount(em, request.accountId);
-        if (await this.postings.keyUsed(em, request.accountId, request.key)) return 'exists';
-        await this.postings.expireLapsed(em, account, now);
-        const [previous] = await em.execute<Row[]>(
-          `select coalesce(sum(a.amount), 0)::int as expired
-           from credit_allocations a join credit_transactions x on x.id = a.transaction_id and x.type = 'expiration'
-           where a.grant_id = (select id from credit_transactions where account_id = ? and idempotency_key = ?)`,
-          [request.accountId, request.previousKey],
-        );
-        const rollover = Math.min(Number(previous?.expired ?? 0), request.rolloverCap);
-        const total = request.amount + rollover;
-        const posting: Posting = {
-          accountId: request.accountId,
-          type: CreditTransactionType.GRANT,
-          amount: total,
-          description: `${request.tier} plan allowance for ${request.period}${rollover > 0 ? ` (${rollover} rolled over)` : ''}`,
-          idempotencyKey: request.key,
-          requestHash: requestHash('allowance', { period: request.period, tier: request.tier, amount: request.amount, rollover }),
-          metadata: { allowance: { period: request.period, tier: request.tier, amount: request.amount, rollover } },
-        };
-        await this.postings.postExpiringGrant(em, posting, request.expiresAt);
-        return 'granted';
-      });
-    } catch (error) {
-      if (isUniqueViolation(error, IDEMPOTENCY_KEY_UNIQUE)) return 'exists';
-      throw error;
-    }
+  async changePlan(em: EntityManager, request: PlanChangeRequest): Promise<CreditTransaction | undefined> {
+    await this.postings.lockAccount(em, request.accountId);
+    const [current] = await em.execute<Row[]>('select plan_tier from accounts where id = ?', [request.accountId]);
+    const from = String(current!.plan_tier);
+    if (from === request.planId) return undefined;
+    await em.execute('update accounts set plan_tier = ?, updated_at = now() where id = ?', [request.planId, request.accountId]);
+    return this.postings.postLocked(
+      em,
+      {
+        accountId: request.accountId,
+        actorId: request.actorId,
+        type: CreditTransactionType.PLAN_CHANGE,
+        amount: 0,
+        description: `Plan changed from ${from} to ${request.planId}: ${request.reason}`,
+        metadata: { ...request.metadata, plan: { from, to: request.planId } },
+      },
+      0,
+    );
   }
 
   async balanceOf(accountId: string, em: EntityManager = this.em): Promise<number> {

@@ -9,10 +9,12 @@ import { DEFAULT_PAGE_SIZE } from '../core/pagination.js';
  * real arguments (variables, and defaults where `first` is omitted), multiplied through nested lists: every field
  * costs its declared units (core/cost.ts; one by default, a value of at most 100 bytes), and a list multiplies what
  * it contains by its size (`first`, or the most it returns). Operations above MAX_COST are refused, so a response
- * is at most about MAX_COST x 100 bytes and resolves at most MAX_COST objects. A response that would still come out
- * larger than MAX_RESPONSE_BYTES is replaced by an error (the backstop; the estimate should never let one through).
+ * is at most about MAX_COST x 100 bytes (under MAX_RESPONSE_BYTES) and resolves at most MAX_COST objects. `__typename`
+ * costs a unit like any field, and every object in a list costs at least one, so a list of objects that select almost
+ * nothing still counts its length. A response that would still come out larger than MAX_RESPONSE_BYTES is replaced
+ * by an error (the backstop; the estimate should never let one through).
  */
-export const MAX_COST = 12_000;
+export const MAX_COST = 10_000;
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 /** Below this estimate a response cannot approach MAX_RESPONSE_BYTES, so it is not measured. */
 const MEASURE_ABOVE_COST = 3_000;
@@ -20,8 +22,8 @@ const MEASURE_ABOVE_COST = 3_000;
 const firstArgument = (field: GraphQLField<unknown, unknown>) => field.args.find((arg) => arg.name === 'first');
 
 const estimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
-  // Introspection (Apollo Sandbox, development only) is small and fixed.
-  if (field.name.startsWith('__')) return 0;
+  // Introspection (Apollo Sandbox, development only) is small and fixed; __typename is a field like any other.
+  if (field.name.startsWith('__')) return field.name === '__typename' ? 1 : 0;
   const extensions = field.extensions as { cost?: number; listSize?: number };
   const weight = extensions.cost ?? 1;
   const first = firstArgument(field);
@@ -32,7 +34,7 @@ const estimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
   } else if (isListType(getNullableType(field.type))) {
     size = extensions.listSize ?? DEFAULT_PAGE_SIZE;
   }
-  const each = isLeafType(getNamedType(field.type)) ? (isListType(getNullableType(field.type)) ? 1 : 0) : childComplexity;
+  const each = isLeafType(getNamedType(field.type)) ? (isListType(getNullableType(field.type)) ? 1 : 0) : Math.max(1, childComplexity);
   return weight + size * each;
 };
 

@@ -6,6 +6,7 @@ import { CreditPackResolver } from '../billing/credit-pack.resolver.js';
 import type { RequestContext } from '../core/context.js';
 import { DateTimeScalar } from '../core/date-time.js';
 import { forbidden, unauthenticated } from '../core/errors.js';
+import { OrganizationAllowanceResolver, UserAllowanceResolver } from '../credits/allowance.resolver.js';
 import { CreditActorResolver, CreditsResolver, OrganizationCreditsResolver, UserCreditsResolver, WorkshopCreditsResolver } from '../credits/credits.resolver.js';
 import { OrganizationMemberResolver, OrganizationResolver, UserOrganizationsResolver } from '../organizations/organization.resolver.js';
 import { OrganizationAccountListsResolver, ReservationPeopleResolver, UserAccountListsResolver } from '../credits/account-lists.resolver.js';
@@ -38,6 +39,8 @@ export const resolvers = [
   UserAccountListsResolver,
   OrganizationAccountListsResolver,
   UsageResolver,
+  UserAllowanceResolver,
+  OrganizationAllowanceResolver,
   CreditPackResolver,
   BillingResolver,
 ] as const;

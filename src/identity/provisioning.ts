@@ -7,6 +7,7 @@ import { pgTextArray, type Row } from '../database/rows.js';
 import { rolesFor } from '../users/roles.js';
 import { toUser, USER_ROWS, type User } from '../users/user.model.js';
 import type { VerifiedIdentity } from './identity.js';
+import { ACCOUNT_PLAN_COLUMNS } from '../accounts/account-plan.js';
 
 /** The viewer lookup every authenticated request makes (the benchmark's raw-SQL ceiling imports it too). */
 export const VIEWER_SQL = `${USER_ROWS} where u.clerk_user_id = ? limit 1`;
@@ -91,7 +92,7 @@ async function refreshProfile(em: EntityManager, row: Row, identity: VerifiedIde
        update users set email = ?, first_name = ?, last_name = ?, image_url = ?, roles = ?::text[], updated_at = now()
        where id = ? returning *
      )
-     select changed.*, a.credit_balance, a.held_credits, a.expiring_credits, a.plan_tier, a.stripe_customer_id
+     select changed.*, ${ACCOUNT_PLAN_COLUMNS}
      from changed join accounts a on a.id = changed.id`,
     [profile.email, profile.firstName, profile.lastName, profile.imageUrl, pgTextArray(roles), user.id],
   );

@@ -4,10 +4,11 @@ import { DateTimeScalar, type PgTimestamp } from '../core/date-time.js';
 import { PageInfo } from '../core/pagination.js';
 import type { Row } from '../database/rows.js';
 import { OrganizationRole } from './organization-role.js';
+import { accountPlan, ACCOUNT_PLAN_COLUMNS } from '../accounts/account-plan.js';
+import { SubscriptionStatus } from '../accounts/subscription-status.js';
 
 /** An organizations row with its account's credits and plan: what toOrganization reads. */
-export const ORGANIZATION_ROWS = `select o.id, o.name, o.created_at, o.updated_at, a.credit_balance, a.held_credits, a.expiring_credits,
-    a.plan_tier, a.stripe_customer_id
+export const ORGANIZATION_ROWS = `select o.id, o.name, o.created_at, o.updated_at, ${ACCOUNT_PLAN_COLUMNS}
   from organizations o join accounts a on a.id = o.id`;
 
 /** The Organization GraphQL type: a read model of an organization and its shared account (see users/user.model.ts). */
@@ -31,8 +32,20 @@ export class Organization {
   @Field(() => Int, { description: 'Part of the balance that comes from grants with an expiry date (spent first).' })
   expiringCredits!: number;
 
-  @Field(() => String)
+  @Field(() => String, { description: "The plan the organization is on (an id from `plans`): its subscription's, or one an admin set." })
   planTier!: string;
+
+  @Field(() => String, { nullable: true, description: 'A downgrade made mid-period: the plan that applies from the next period.' })
+  scheduledPlanTier!: string | null;
+
+  @Field(() => SubscriptionStatus, { nullable: true, description: 'The state of the Stripe subscription that sets the plan; null: none ever.' })
+  subscriptionStatus!: SubscriptionStatus | null;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: "When the subscription's current period ends (it renews, or ends if cancelAtPeriodEnd)." })
+  currentPeriodEnd!: PgTimestamp | null;
+
+  @Field(() => Boolean, { description: 'The subscription ends at the end of the current period (cancelled in the billing portal).' })
+  cancelAtPeriodEnd!: boolean;
 
   stripeCustomerId!: string | null;
 
@@ -56,8 +69,7 @@ export const toOrganization = (row: Row, viewerRole: OrganizationRole): Organiza
     heldCredits,
     spendableCredits: creditBalance - heldCredits,
     expiringCredits: Number(row.expiring_credits),
-    planTier: String(row.plan_tier),
-    stripeCustomerId: row.stripe_customer_id == null ? null : String(row.stripe_customer_id),
+    ...accountPlan(row),
     viewerRole,
     createdAt: String(row.created_at),
     updatedAt: String(row.updated_at),

@@ -4,6 +4,7 @@ import { DateTimeScalar, type PgTimestamp } from '../core/date-time.js';
 import { notFound } from '../core/errors.js';
 import type { Row } from '../database/rows.js';
 import { toUser, type User } from './user.model.js';
+import { ACCOUNT_PLAN_COLUMNS } from '../accounts/account-plan.js';
 
 @ObjectType()
 export class OnboardingState {
@@ -28,7 +29,7 @@ export async function completeOnboarding(em: EntityManager, userId: string, role
          updated_at = case when onboarding_complete then updated_at else now() end
        where id = ? returning *
      )
-     select done.*, a.credit_balance, a.held_credits, a.expiring_credits, a.plan_tier, a.stripe_customer_id
+     select done.*, ${ACCOUNT_PLAN_COLUMNS}
      from done join accounts a on a.id = done.id`,
     [userId],
   );

@@ -6,9 +6,11 @@ import { DateTimeScalar, type PgTimestamp } from '../core/date-time.js';
 const CLAIM_COST = textCost(512);
 import type { Row } from '../database/rows.js';
 import { OwnDataOnly } from './own-data.js';
+import { accountPlan, ACCOUNT_PLAN_COLUMNS } from '../accounts/account-plan.js';
+import { SubscriptionStatus } from '../accounts/subscription-status.js';
 
 /** A users row with its personal account's credits, plan and customer: what toUser reads. */
-export const USER_ROWS = `select u.*, a.credit_balance, a.held_credits, a.expiring_credits, a.plan_tier, a.stripe_customer_id
+export const USER_ROWS = `select u.*, ${ACCOUNT_PLAN_COLUMNS}
   from users u join accounts a on a.id = u.id`;
 
 /**
@@ -77,8 +79,24 @@ export class User {
   stripeCustomerId!: string | null;
 
   @UseMiddleware(OwnDataOnly)
-  @Field(() => String)
+  @Field(() => String, { description: "The plan the personal account is on (an id from `plans`): its subscription's, or one an admin set." })
   planTier!: string;
+
+  @UseMiddleware(OwnDataOnly)
+  @Field(() => String, { nullable: true, description: 'A downgrade made mid-period: the plan that applies from the next period.' })
+  scheduledPlanTier!: string | null;
+
+  @UseMiddleware(OwnDataOnly)
+  @Field(() => SubscriptionStatus, { nullable: true, description: 'The state of the Stripe subscription that sets the plan; null: none ever.' })
+  subscriptionStatus!: SubscriptionStatus | null;
+
+  @UseMiddleware(OwnDataOnly)
+  @Field(() => DateTimeScalar, { nullable: true, description: "When the subscription's current period ends (it renews, or ends if cancelAtPeriodEnd)." })
+  currentPeriodEnd!: PgTimestamp | null;
+
+  @UseMiddleware(OwnDataOnly)
+  @Field(() => Boolean, { description: 'The subscription ends at the end of the current period (cancelled in the billing portal).' })
+  cancelAtPeriodEnd!: boolean;
 
   deletedAt!: PgTimestamp | null;
 
@@ -110,8 +128,7 @@ export function toUser(row: Row, roles: readonly string[]): User {
     spendableCredits: creditBalance - heldCredits,
     onboardingComplete: row.onboarding_complete === true,
     onboardingCompletedAt: text(row.onboarding_completed_at),
-    stripeCustomerId: text(row.stripe_customer_id),
-    planTier: String(row.plan_tier),
+    ...accountPlan(row),
     deletedAt: text(row.deleted_at),
     createdAt: String(row.created_at),
     updatedAt: String(row.updated_at),

@@ -51,8 +51,8 @@ describe('createCheckoutSession', () => {
     expect(await balanceOf(server, userId)).toBe(13);
     const history = await server.as(sub).execute(CreditHistoryDocument, { first: 5 });
     const [latest] = history.data!.creditHistory.edges.map((e) => e.node);
-    expect(latest).toMatchObject({ id: session.transaction.id, type: 'PURCHASE', status: 'COMPLETED', amount: 10, balanceAfter: 13 });
-    const purchase = (await ledgerRows(server, userId)).find((r) => r.id === session.transaction.id)!;
+    expect(latest).toMatchObject({ id: session.transaction!.id, type: 'PURCHASE', status: 'COMPLETED', amount: 10, balanceAfter: 13 });
+    const purchase = (await ledgerRows(server, userId)).find((r) => r.id === session.transaction!.id)!;
     expect(purchase.stripe_payment_intent_id).toBe(paid.payment_intent);
     expect((await stripeEventRows(server)).at(-1)).toMatchObject({ type: 'checkout.session.completed', outcome: 'credited' });
   });

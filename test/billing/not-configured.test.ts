@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { CreateCheckoutSessionDocument, RefundCreditsDocument } from '../generated/graphql.js';
+import { CreateBillingPortalSessionDocument, CreateCheckoutSessionDocument, CreateSubscriptionCheckoutDocument, RefundCreditsDocument } from '../generated/graphql.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { ADMIN, deliver, PACKS, seedPacks, stripeEvent, WEBHOOK_SECRET } from '../support/billing.js';
 import { errorOf } from '../support/errors.js';
@@ -33,6 +33,13 @@ describe('with only STRIPE_WEBHOOK_SECRET (no API key)', () => {
     const res = await server.as(sub).execute(CreateCheckoutSessionDocument, { input: { packId: PACKS.small.id } });
     expect(errorOf(res)?.code).toBe('BILLING_NOT_CONFIGURED');
     expect(await ledgerRows(server, userId)).toEqual([]);
+  });
+
+  it('answers createSubscriptionCheckout and createBillingPortalSession with BILLING_NOT_CONFIGURED', async () => {
+    const sub = uniqueSub('nokey_subscribe');
+    await server.sql.query(`update plans set stripe_price_id = 'price_pro_nokey' where id = 'pro'`);
+    expect(errorOf(await server.as(sub).execute(CreateSubscriptionCheckoutDocument, { input: { planId: 'pro' } }))?.code).toBe('BILLING_NOT_CONFIGURED');
+    expect(errorOf(await server.as(sub).execute(CreateBillingPortalSessionDocument, { input: {} }))?.code).toBe('BILLING_NOT_CONFIGURED');
   });
 
   it('still verifies and applies signed webhooks, and reverses purchases locally on refundCredits', async () => {

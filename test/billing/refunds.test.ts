@@ -17,7 +17,7 @@ describe('refunds', () => {
     const paid = stripe.completeSession(session.id, 'paid');
     const answer = await deliver(server, stripeEvent('checkout.session.completed', paid));
     expect(answer.body?.outcome).toBe('credited');
-    return { sub, userId, transactionId: session.transaction.id, paymentIntentId: paid.payment_intent as string };
+    return { sub, userId, transactionId: session.transaction!.id, paymentIntentId: paid.payment_intent as string };
   }
 
   const refundRows = async (userId: string) => (await ledgerRows(billing.server, userId)).filter((r) => r.type === 'refund');
@@ -159,7 +159,7 @@ describe('refunds', () => {
     expect(errorOf(await refund(grant.data!.grantCredits.id))?.code).toBe('NOT_FOUND');
 
     const pending = await checkout(server, purchase.sub);
-    expect(errorOf(await refund(pending.transaction.id))).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.transactionId' });
+    expect(errorOf(await refund(pending.transaction!.id))).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.transactionId' });
 
     const blankReason = await server.as(ADMIN).execute(RefundCreditsDocument, { input: { transactionId: purchase.transactionId, reason: '  ' } });
     expect(errorOf(blankReason)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.reason' });
@@ -185,7 +185,7 @@ describe('refunds', () => {
       const userId = await userIdOf(server, sub);
       const session = await checkout(server, sub);
       const paid = stripe.completeSession(session.id, 'paid');
-      return { userId, transactionId: session.transaction.id, paymentIntentId: paid.payment_intent as string, completed: stripeEvent('checkout.session.completed', paid) };
+      return { userId, transactionId: session.transaction!.id, paymentIntentId: paid.payment_intent as string, completed: stripeEvent('checkout.session.completed', paid) };
     }
 
     it('credits the session from Stripe first, then reverses; the late completed event changes nothing', async () => {

@@ -17,7 +17,7 @@ describe('reversals win over holds', () => {
     const session = await checkout(server, sub, PACKS.priced.id);
     const paid = stripe.completeSession(session.id, 'paid');
     expect((await deliver(server, stripeEvent('checkout.session.completed', paid))).body?.outcome).toBe('credited');
-    return { sub, userId, purchaseId: session.transaction.id, paymentIntentId: paid.payment_intent as string };
+    return { sub, userId, purchaseId: session.transaction!.id, paymentIntentId: paid.payment_intent as string };
   }
 
   const reserve = (sub: string, amount: number, key: string) =>
@@ -80,7 +80,7 @@ describe('disputes', () => {
     const session = await checkout(server, sub, PACKS.priced.id);
     const paid = stripe.completeSession(session.id, 'paid');
     expect((await deliver(server, stripeEvent('checkout.session.completed', paid))).body?.outcome).toBe('credited');
-    return { sub, userId, purchaseId: session.transaction.id, paymentIntentId: paid.payment_intent as string };
+    return { sub, userId, purchaseId: session.transaction!.id, paymentIntentId: paid.payment_intent as string };
   }
 
   const rowsOfType = async (userId: string, ...types: string[]) => (await ledgerRows(billing.server, userId)).filter((r) => types.includes(r.type));

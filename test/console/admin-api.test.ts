@@ -211,13 +211,13 @@ describe('the console API (admin)', () => {
       expect((await deliver(server, stripeEvent('checkout.session.completed', stripe.completeSession(session.id, 'paid')))).body?.outcome).toBe('credited');
       const hold = (await reserve(server, sub, 3)).data!.reserveCredits;
       await capture(server, sub, hold.id, 2);
-      const refund = await admin().execute(RefundCreditsDocument, { input: { transactionId: session.transaction.id, reason: 'asked' } });
+      const refund = await admin().execute(RefundCreditsDocument, { input: { transactionId: session.transaction!.id, reason: 'asked' } });
       expect(refund.errors).toBeUndefined();
       expect(await balanceOf(server, id)).toBe(0);
 
       const rows = (await admin().execute(LedgerLinksDocument, { id })).data!.user!.creditTransactions.edges.map((edge) => edge.node);
       expect(rows.map((row) => [row.type, row.purchaseId, row.reservationId])).toEqual([
-        ['REFUND', session.transaction.id, null],
+        ['REFUND', session.transaction!.id, null],
         ['CONSUMPTION', null, hold.id],
         ['PURCHASE', null, null],
       ]);

@@ -240,7 +240,7 @@ describe('the support console in Chromium', () => {
     expect(await balanceOf(server, userId)).toBe(10);
 
     await signedIn(`/console/users/${userId}`);
-    await page.locator(`[data-refund="${session.transaction.id}"]`).click();
+    await page.locator(`[data-refund="${session.transaction!.id}"]`).click();
     const dialog = await confirmInDialog(/Refund purchase/, 'Customer asked within 14 days', 'Refund purchase');
     await dialog.waitFor({ state: 'detached' });
     await page.getByRole('status').getByText(/Refunded: 10 credits removed/).waitFor();
@@ -249,7 +249,7 @@ describe('the support console in Chromium', () => {
     const firstRow = await page.getByRole('region', { name: 'Ledger rows, newest first' }).getByRole('row').nth(1).textContent();
     expect(firstRow).toContain('Refund');
     expect(firstRow).toContain('Customer asked within 14 days');
-    expect(firstRow).toContain(`Purchase ${session.transaction.id}`);
+    expect(firstRow).toContain(`Purchase ${session.transaction!.id}`);
     expect(await balanceOf(server, userId)).toBe(0);
     expect(stripe.refunds.map((refund) => refund.payment_intent)).toContain(paid.payment_intent);
   });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { allowancePeriod, grantAllowances, type AllowanceSettings } from '../../src/credits/allowances.js';
+import { allowancePeriod, grantAllowances } from '../../src/credits/allowances.js';
 import { startCreditJobs } from '../../src/credits/credit-jobs.js';
 import { sweepExpired } from '../../src/credits/expiry.js';
 import { createLogger } from '../../src/logger.js';
@@ -11,14 +11,13 @@ import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
 
 /**
  * Monthly plan allowances, granted by two service instances (two servers, two ORMs) on one database at once, with
- * the clock injected: exactly one allowance grant per account (users' and organizations') and period, and rollover up
+ * the clock injected, from the plans table: exactly one allowance grant per account (users' and organizations') and period, and rollover up
  * to the cap. Internal by design:
  * the background jobs are called directly, with the time they run at as a parameter.
  */
 describe('plan allowances', () => {
   let first: TestServer;
   let second: TestServer;
-  const settings: AllowanceSettings = { perTier: new Map([['pro', 50], ['team', 20], ['free', 0]]), rolloverCap: 15 };
   const MARCH = new Date('2031-03-10T12:00:00Z');
   const APRIL = new Date('2031-04-01T00:00:05Z');
   const MAY = new Date('2031-05-01T00:00:01Z');
@@ -26,10 +25,10 @@ describe('plan allowances', () => {
   const users: Record<string, { sub: string; id: string }> = {};
   const onBoth = (now: Date) =>
     Promise.all([
-      grantAllowances(first.orm.em.fork(), now, settings),
-      grantAllowances(second.orm.em.fork(), now, settings),
-      grantAllowances(first.orm.em.fork(), now, settings),
-      grantAllowances(second.orm.em.fork(), now, settings),
+      grantAllowances(first.orm.em.fork(), now),
+      grantAllowances(second.orm.em.fork(), now),
+      grantAllowances(first.orm.em.fork(), now),
+      grantAllowances(second.orm.em.fork(), now),
     ]);
   const allowanceRows = async (userId: string) =>
     (
@@ -45,7 +44,8 @@ describe('plan allowances', () => {
     );
 
   beforeAll(async () => {
-    first = await startTestServer({ env: { ADMIN_USER_IDS: ADMIN_SUB } });
+    // The plans as PLAN_ALLOWANCES would write them (billing/plans.ts): pro 50 and team 20 a month, 15 rolling over.
+    first = await startTestServer({ env: { ADMIN_USER_IDS: ADMIN_SUB, PLAN_ALLOWANCES: 'pro:50,team:20,free:0', PLAN_ALLOWANCE_ROLLOVER_CAP: '15' } });
     second = await startTestServer({ databaseUrl: first.databaseUrl, env: { ADMIN_USER_IDS: ADMIN_SUB } });
     for (const [label, tier] of [['saver', 'pro'], ['spender', 'pro'], ['idle', 'pro'], ['team', 'team'], ['free', 'free'], ['gone', 'pro']] as const) {
       const sub = uniqueSub(`allow_${label}`);
@@ -113,9 +113,9 @@ describe('plan allowances', () => {
 
   it('with the job and the sweepers racing, the outcome is the same: one grant, the remainder expired once', async () => {
     const racing = await Promise.all([
-      grantAllowances(first.orm.em.fork(), MAY, settings),
+      grantAllowances(first.orm.em.fork(), MAY),
       sweepExpired(first.orm.em.fork(), MAY),
-      grantAllowances(second.orm.em.fork(), MAY, settings),
+      grantAllowances(second.orm.em.fork(), MAY),
       sweepExpired(second.orm.em.fork(), MAY),
     ]);
     expect(racing[0].granted + racing[2].granted).toBe(5);
@@ -136,7 +136,7 @@ describe('plan allowances', () => {
     const JUNE = new Date('2031-06-02T00:00:00Z');
     const log = createLogger('silent');
     const loops = [first, second].map((server) =>
-      startCreditJobs({ orm: server.orm, log, intervalSeconds: 1, allowances: settings, now: () => JUNE }),
+      startCreditJobs({ orm: server.orm, log, intervalSeconds: 1, now: () => JUNE }),
     );
     for (let attempt = 0; attempt < 100 && (await allowanceRows(id)).length === 0; attempt++) await new Promise((r) => setTimeout(r, 100));
     await Promise.all(loops.map((loop) => loop.stop()));

@@ -2,8 +2,18 @@ import { describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
 describe('credit job settings', () => {
-  it('default to a 30 s sweep, no allowances and no rollover', () => {
-    expect(loadConfig({}).credits).toEqual({ sweepIntervalSeconds: 30, planAllowances: new Map(), allowanceRolloverCap: 0 });
+  it('default to a 30 s sweep and no plan settings (the plans table as it is)', () => {
+    expect(loadConfig({}).credits).toEqual({ sweepIntervalSeconds: 30, planAllowances: new Map(), allowanceRolloverCap: 0, planPrices: new Map() });
+  });
+
+  it('read PLAN_PRICES as plan:price pairs, each plan and price once', () => {
+    expect([...loadConfig({ PLAN_PRICES: 'pro:price_1Abc, team:price_2Def' }).credits.planPrices]).toEqual([
+      ['pro', 'price_1Abc'],
+      ['team', 'price_2Def'],
+    ]);
+    for (const bad of ['pro', 'pro:prod_1', 'Pro:price_1', 'pro:price_1,pro:price_2', 'pro:price_1,team:price_1']) {
+      expect(() => loadConfig({ PLAN_PRICES: bad })).toThrow(ConfigError);
+    }
   });
 
   it('read PLAN_ALLOWANCES, PLAN_ALLOWANCE_ROLLOVER_CAP and SWEEP_INTERVAL_SECONDS', () => {

@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/config.js';
 import { auditLedger } from '../../src/credits/audit.js';
 import { ormOptions } from '../../src/orm.js';
 import { runSeed } from '../../src/seed.js';
-import { SEED_ORGANIZATION, SEED_USERS, WORKSHOP_COUNT } from '../../seeders/demo-data.js';
+import { SEED_ORGANIZATION, SEED_SUBSCRIBED_ORGANIZATION, SEED_USERS, WORKSHOP_COUNT } from '../../seeders/demo-data.js';
 import { createTestDatabase, sqlPool } from '../support/database.js';
 import { cleanEnv, runNode, stopAllProcesses } from '../support/processes.js';
 
@@ -78,7 +78,7 @@ describe('the development seed', () => {
     expect(await balanceMismatches(db.sql)).toEqual([]);
     const audit = await auditLedger(db.orm.em.fork());
     // Every user's personal account, and the demo team's.
-    expect(audit).toMatchObject({ usersChecked: Object.keys(SEED_USERS).length, accountsChecked: Object.keys(SEED_USERS).length + 1, driftedCount: 0, ok: true });
+    expect(audit).toMatchObject({ usersChecked: Object.keys(SEED_USERS).length, accountsChecked: Object.keys(SEED_USERS).length + 2, driftedCount: 0, ok: true });
   });
 
   it('has a user with no credits and no history', async () => {
@@ -195,6 +195,22 @@ describe('the development seed', () => {
     );
     expect(types.map((r) => r.type)).toEqual(['purchase', 'grant', 'consumption', 'consumption', 'consumption']);
     expect(types.filter((r) => r.type === 'consumption').map((r) => r.actor_id)).toEqual([SEED_USERS.orgMember.id, SEED_USERS.orgMember2.id, SEED_USERS.demo.id]);
+  });
+
+  it('has subscriptions: a paying user, a paying team, a trial and a past-due renewal, each with its period grants', async () => {
+    const { rows } = await db.sql.query(
+      `select a.id, a.plan_tier, a.subscription_status, a.stripe_subscription_id, a.credit_balance,
+         (select count(*)::int from credit_transactions t where t.account_id = a.id and t.idempotency_key like 'subscription:%') as period_grants,
+         (select count(*)::int from credit_transactions t where t.account_id = a.id and t.type = 'plan_change') as plan_changes
+       from accounts a where a.stripe_subscription_id is not null order by a.id`,
+    );
+    const byId = Object.fromEntries(rows.map((row) => [row.id, row]));
+    expect(byId[SEED_USERS.subscriber.id]).toMatchObject({ plan_tier: 'pro', subscription_status: 'active', period_grants: 1, plan_changes: 1, credit_balance: 380 });
+    expect(byId[SEED_SUBSCRIBED_ORGANIZATION.id]).toMatchObject({ plan_tier: 'team', subscription_status: 'active', period_grants: 1, credit_balance: 2455 });
+    expect(byId[SEED_USERS.trial.id]).toMatchObject({ plan_tier: 'pro', subscription_status: 'trialing', period_grants: 1, credit_balance: 500 });
+    // The paid period ended five days ago; the current one's payment failed, so it brought nothing.
+    expect(byId[SEED_USERS.pastDue.id]).toMatchObject({ plan_tier: 'pro', subscription_status: 'past_due', period_grants: 1 });
+    expect(rows).toHaveLength(4);
   });
 
   it('has the demo user the start-up banner signs a token for', async () => {

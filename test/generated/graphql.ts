@@ -26,6 +26,13 @@ export type ConsumeCreditsInput = {
   workshopId?: string | number | null | undefined;
 };
 
+export type CreateBillingPortalSessionInput = {
+  /** This organization's billing (its OWNER or ADMIN only). Omitted: the viewer's own. */
+  organizationId?: string | number | null | undefined;
+  /** Where the portal sends the customer back; default APP_URL/billing. Must be on an allowed origin. */
+  returnUrl?: string | null | undefined;
+};
+
 export type CreateCheckoutSessionInput = {
   /** Where Stripe sends the buyer on cancel; default from APP_URL. */
   cancelUrl?: string | null | undefined;
@@ -40,6 +47,17 @@ export type CreateCheckoutSessionInput = {
 export type CreateOrganizationInput = {
   /** 1..200 characters. */
   name: string;
+};
+
+export type CreateSubscriptionCheckoutInput = {
+  /** Where Stripe sends the buyer on cancel; default from APP_URL. */
+  cancelUrl?: string | null | undefined;
+  /** Subscribe this organization (its OWNER or ADMIN only). Omitted: the viewer. */
+  organizationId?: string | number | null | undefined;
+  /** A plan id from `plans` with a Stripe Price. */
+  planId: string | number;
+  /** Where Stripe sends the buyer after subscribing; default from APP_URL. */
+  successUrl?: string | null | undefined;
 };
 
 export type CreateWorkshopInput = {
@@ -72,6 +90,7 @@ export type CreditTransactionType =
   | 'DISPUTE_WON'
   | 'EXPIRATION'
   | 'GRANT'
+  | 'PLAN_CHANGE'
   | 'PURCHASE'
   | 'REFUND';
 
@@ -126,6 +145,32 @@ export type ReserveCreditsInput = {
   /** 1 .. 604,800 (7 days): after this the hold lapses and its credits are freed. */
   ttlSeconds?: number | null | undefined;
 };
+
+export type SetPlanInput = {
+  /** The organization that changes plan (give this or userId). */
+  organizationId?: string | number | null | undefined;
+  /** A plan id from `plans`. */
+  planId: string | number;
+  /** 1..500 characters; recorded on the PLAN_CHANGE row. */
+  reason: string;
+  /** The user whose personal account changes plan (give this or organizationId). */
+  userId?: string | number | null | undefined;
+};
+
+/** The state of the account's Stripe subscription (null on an account that never had one). */
+export type SubscriptionStatus =
+  /** Paid up: each paid period brings the plan's credits. */
+  | 'ACTIVE'
+  /** Ended: the account is back on the free plan. */
+  | 'CANCELED'
+  /** The first payment has not gone through yet: the plan does not apply yet. */
+  | 'INCOMPLETE'
+  /** A renewal payment failed and Stripe is retrying: the plan and the credits granted stay. */
+  | 'PAST_DUE'
+  /** In a free trial: the plan applies, its credits for the trial were granted. */
+  | 'TRIALING'
+  /** Stripe stopped retrying (or the subscription is paused): the account is on the free plan until it pays. */
+  | 'UNPAID';
 
 export type UpdateOrganizationMemberInput = {
   /** true removes the monthly spend limit (the member may spend what the wallet holds). */
@@ -223,7 +268,7 @@ export type CreateCheckoutSessionMutationVariables = Exact<{
 }>;
 
 
-export type CreateCheckoutSessionMutation = { createCheckoutSession: { id: string, url: string, transaction: { id: string, type: CreditTransactionType, status: CreditTransactionStatus, amount: number, balanceAfter: number, description: string, feature: string | null, idempotencyKey: string | null, stripeSessionId: string | null, metadata: unknown, createdAt: string, workshop: { id: string, title: string } | null } } };
+export type CreateCheckoutSessionMutation = { createCheckoutSession: { id: string, url: string, transaction: { id: string, type: CreditTransactionType, status: CreditTransactionStatus, amount: number, balanceAfter: number, description: string, feature: string | null, idempotencyKey: string | null, stripeSessionId: string | null, metadata: unknown, createdAt: string, workshop: { id: string, title: string } | null } | null } };
 
 export type RefundCreditsMutationVariables = Exact<{
   input: RefundCreditsInput;
@@ -486,6 +531,44 @@ export type CreditPacksQueryVariables = Exact<{ [key: string]: never; }>;
 
 export type CreditPacksQuery = { creditPacks: Array<{ id: string, name: string, credits: number, priceCents: number, currency: string }> };
 
+export type PlansQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type PlansQuery = { plans: Array<{ id: string, name: string, monthlyCredits: number, rolloverCap: number | null, priceCents: number, currency: string, interval: string, trialDays: number | null }> };
+
+export type CreateSubscriptionCheckoutMutationVariables = Exact<{
+  input: CreateSubscriptionCheckoutInput;
+}>;
+
+
+export type CreateSubscriptionCheckoutMutation = { createSubscriptionCheckout: { id: string, url: string, transaction: { id: string } | null } };
+
+export type CreateBillingPortalSessionMutationVariables = Exact<{
+  input: CreateBillingPortalSessionInput;
+}>;
+
+
+export type CreateBillingPortalSessionMutation = { createBillingPortalSession: { url: string } };
+
+export type SetPlanMutationVariables = Exact<{
+  input: SetPlanInput;
+}>;
+
+
+export type SetPlanMutation = { setPlan: { id: string, planTier: string, previousPlanTier: string, transaction: { id: string, type: CreditTransactionType, amount: number, balanceAfter: number, description: string, actor: { id: string } | null } | null } };
+
+export type MySubscriptionQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type MySubscriptionQuery = { me: { id: string, creditBalance: number, planTier: string, scheduledPlanTier: string | null, subscriptionStatus: SubscriptionStatus | null, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, allowance: { periodStart: string, periodEnd: string, granted: number, used: number, remaining: number } | null } };
+
+export type OrganizationSubscriptionQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type OrganizationSubscriptionQuery = { organization: { id: string, creditBalance: number, planTier: string, scheduledPlanTier: string | null, subscriptionStatus: SubscriptionStatus | null, currentPeriodEnd: string | null, cancelAtPeriodEnd: boolean, allowance: { periodStart: string, periodEnd: string, granted: number, used: number, remaining: number } | null } | null };
+
 export type TransactionFieldsFragment = { id: string, type: CreditTransactionType, status: CreditTransactionStatus, amount: number, balanceAfter: number, description: string, feature: string | null, idempotencyKey: string | null, stripeSessionId: string | null, metadata: unknown, createdAt: string, workshop: { id: string, title: string } | null };
 
 export type MeQueryVariables = Exact<{ [key: string]: never; }>;
@@ -618,6 +701,12 @@ export const OrganizationBalanceAtDocument = {"kind":"Document","definitions":[{
 export const AuditAccountDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"AuditAccount"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"userId"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"organizationId"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"auditLedger"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"userId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"userId"}}},{"kind":"Argument","name":{"kind":"Name","value":"organizationId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"organizationId"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"accountsChecked"}},{"kind":"Field","name":{"kind":"Name","value":"driftedAccountIds"}},{"kind":"Field","name":{"kind":"Name","value":"ok"}}]}}]}}]} as unknown as DocumentNode<AuditAccountQuery, AuditAccountQueryVariables>;
 export const CreateOrganizationWorkshopDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CreateOrganizationWorkshop"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"CreateWorkshopInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"createWorkshop"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"organizationId"}}]}}]}}]} as unknown as DocumentNode<CreateOrganizationWorkshopMutation, CreateOrganizationWorkshopMutationVariables>;
 export const CreditPacksDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"CreditPacks"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"creditPacks"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"credits"}},{"kind":"Field","name":{"kind":"Name","value":"priceCents"}},{"kind":"Field","name":{"kind":"Name","value":"currency"}}]}}]}}]} as unknown as DocumentNode<CreditPacksQuery, CreditPacksQueryVariables>;
+export const PlansDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Plans"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"plans"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"monthlyCredits"}},{"kind":"Field","name":{"kind":"Name","value":"rolloverCap"}},{"kind":"Field","name":{"kind":"Name","value":"priceCents"}},{"kind":"Field","name":{"kind":"Name","value":"currency"}},{"kind":"Field","name":{"kind":"Name","value":"interval"}},{"kind":"Field","name":{"kind":"Name","value":"trialDays"}}]}}]}}]} as unknown as DocumentNode<PlansQuery, PlansQueryVariables>;
+export const CreateSubscriptionCheckoutDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CreateSubscriptionCheckout"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"CreateSubscriptionCheckoutInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"createSubscriptionCheckout"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"url"}},{"kind":"Field","name":{"kind":"Name","value":"transaction"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}}]}}]}}]} as unknown as DocumentNode<CreateSubscriptionCheckoutMutation, CreateSubscriptionCheckoutMutationVariables>;
+export const CreateBillingPortalSessionDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CreateBillingPortalSession"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"CreateBillingPortalSessionInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"createBillingPortalSession"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"url"}}]}}]}}]} as unknown as DocumentNode<CreateBillingPortalSessionMutation, CreateBillingPortalSessionMutationVariables>;
+export const SetPlanDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"SetPlan"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"SetPlanInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"setPlan"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"planTier"}},{"kind":"Field","name":{"kind":"Name","value":"previousPlanTier"}},{"kind":"Field","name":{"kind":"Name","value":"transaction"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"amount"}},{"kind":"Field","name":{"kind":"Name","value":"balanceAfter"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"actor"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}}]}}]}}]}}]} as unknown as DocumentNode<SetPlanMutation, SetPlanMutationVariables>;
+export const MySubscriptionDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"MySubscription"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"me"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"creditBalance"}},{"kind":"Field","name":{"kind":"Name","value":"planTier"}},{"kind":"Field","name":{"kind":"Name","value":"scheduledPlanTier"}},{"kind":"Field","name":{"kind":"Name","value":"subscriptionStatus"}},{"kind":"Field","name":{"kind":"Name","value":"currentPeriodEnd"}},{"kind":"Field","name":{"kind":"Name","value":"cancelAtPeriodEnd"}},{"kind":"Field","name":{"kind":"Name","value":"allowance"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"periodStart"}},{"kind":"Field","name":{"kind":"Name","value":"periodEnd"}},{"kind":"Field","name":{"kind":"Name","value":"granted"}},{"kind":"Field","name":{"kind":"Name","value":"used"}},{"kind":"Field","name":{"kind":"Name","value":"remaining"}}]}}]}}]}}]} as unknown as DocumentNode<MySubscriptionQuery, MySubscriptionQueryVariables>;
+export const OrganizationSubscriptionDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"OrganizationSubscription"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"organization"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"creditBalance"}},{"kind":"Field","name":{"kind":"Name","value":"planTier"}},{"kind":"Field","name":{"kind":"Name","value":"scheduledPlanTier"}},{"kind":"Field","name":{"kind":"Name","value":"subscriptionStatus"}},{"kind":"Field","name":{"kind":"Name","value":"currentPeriodEnd"}},{"kind":"Field","name":{"kind":"Name","value":"cancelAtPeriodEnd"}},{"kind":"Field","name":{"kind":"Name","value":"allowance"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"periodStart"}},{"kind":"Field","name":{"kind":"Name","value":"periodEnd"}},{"kind":"Field","name":{"kind":"Name","value":"granted"}},{"kind":"Field","name":{"kind":"Name","value":"used"}},{"kind":"Field","name":{"kind":"Name","value":"remaining"}}]}}]}}]}}]} as unknown as DocumentNode<OrganizationSubscriptionQuery, OrganizationSubscriptionQueryVariables>;
 export const MeDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Me"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"me"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"clerkUserId"}},{"kind":"Field","name":{"kind":"Name","value":"email"}},{"kind":"Field","name":{"kind":"Name","value":"firstName"}},{"kind":"Field","name":{"kind":"Name","value":"lastName"}},{"kind":"Field","name":{"kind":"Name","value":"roles"}},{"kind":"Field","name":{"kind":"Name","value":"creditBalance"}},{"kind":"Field","name":{"kind":"Name","value":"onboardingComplete"}},{"kind":"Field","name":{"kind":"Name","value":"stripeCustomerId"}},{"kind":"Field","name":{"kind":"Name","value":"planTier"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"updatedAt"}}]}}]}}]} as unknown as DocumentNode<MeQuery, MeQueryVariables>;
 export const CreditBalanceDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"CreditBalance"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"creditBalance"}}]}}]} as unknown as DocumentNode<CreditBalanceQuery, CreditBalanceQueryVariables>;
 export const OnboardingStateDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"OnboardingState"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"onboardingState"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"complete"}},{"kind":"Field","name":{"kind":"Name","value":"completedAt"}}]}}]}}]} as unknown as DocumentNode<OnboardingStateQuery, OnboardingStateQueryVariables>;

@@ -60,6 +60,9 @@ describe('malformed input is BAD_USER_INPUT, never INTERNAL_SERVER_ERROR', () =>
     ['a history position past the largest bigint', '{ creditHistory(first: 1, after: $c) { edges { node { id } } } }', cursor(['ctx', '99999999999999999999'])],
     ['a history position that is a float', '{ creditHistory(first: 1, after: $c) { edges { node { id } } } }', cursor(['ctx', 1e25])],
     ['a workshop position in the year 0', '{ workshops(first: 1, after: $c) { edges { node { id } } } }', cursor(['ws', '0000-01-01 00:00:00+00', 'ws_abc'])],
+    ['a workshop position on a day its month lacks (JavaScript takes it)', '{ workshops(first: 1, after: $c) { edges { node { id } } } }', cursor(['ws', '0001-02-29T00:00:00Z', 'ws_abc'])],
+    ['a workshop position on April 31', '{ workshops(first: 1, after: $c) { edges { node { id } } } }', cursor(['ws', '2026-04-31 00:00:00+00', 'ws_abc'])],
+    ['a workshop position with an offset PostgreSQL does not take', '{ workshops(first: 1, after: $c) { edges { node { id } } } }', cursor(['ws', '2026-01-01 00:00:00+16', 'ws_abc'])],
     ['a workshop position that is not a workshop id', '{ workshops(first: 1, after: $c) { edges { node { id } } } }', cursor(['ws', '2026-01-01 00:00:00+00', "x' or 1=1"])],
   ])('refuses %s in a cursor', async (_label, selection, after) => {
     const res = await server.as(sub).raw({ query: `query($c: String) ${selection}`, variables: { c: after } });

@@ -66,7 +66,7 @@ describe('organization purchases', () => {
     const res = await server.as(owner).execute(CreateCheckoutSessionDocument, { input: { packId: PACKS.small.id, organizationId: org.id } });
     const paid = stripe.completeSession(res.data!.createCheckoutSession.id, 'paid');
     await deliver(server, stripeEvent('checkout.session.completed', paid));
-    const refund = await server.as(ADMIN).execute(RefundCreditsDocument, { input: { transactionId: res.data!.createCheckoutSession.transaction.id, reason: 'Team asked' } });
+    const refund = await server.as(ADMIN).execute(RefundCreditsDocument, { input: { transactionId: res.data!.createCheckoutSession.transaction!.id, reason: 'Team asked' } });
     expect(refund.data!.refundCredits).toMatchObject({ type: 'REFUND', amount: -PACKS.small.credits, balanceAfter: 0 });
     expect(await balanceOf(server, org.id)).toBe(0);
     const { rows } = await server.sql.query(`select actor_id from credit_transactions where id = $1`, [refund.data!.refundCredits.id]);

@@ -98,12 +98,13 @@ export interface StripeEventPayload {
   data: { object: StripeObject };
 }
 
-export function stripeEvent(type: string, object: StripeObject): StripeEventPayload {
+/** An event as Stripe sends it; `created` (unix seconds) defaults to now. */
+export function stripeEvent(type: string, object: StripeObject, created: number = Math.floor(Date.now() / 1000)): StripeEventPayload {
   return {
     id: `evt_${randomBytes(12).toString('hex')}`,
     object: 'event',
     type,
-    created: Math.floor(Date.now() / 1000),
+    created,
     livemode: false,
     api_version: Stripe.API_VERSION,
     pending_webhooks: 1,

@@ -3,6 +3,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type GraphQLFormattedError } from 'graphql';
 import { createApp } from '../../src/app.js';
+import { syncPlans } from '../../src/billing/plans.js';
 import { createStripeClient } from '../../src/billing/stripe.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { ormOptions } from '../../src/orm.js';
@@ -63,9 +64,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const orm = await MikroORM.init(
     ormOptions({ clientUrl: databaseUrl, poolMax: 20, statementTimeoutMs: config.database.statementTimeoutMs, onQuery: options.onQuery }),
   );
+  const log = createLogger(config.logLevel);
+  await syncPlans(orm.em.fork(), config.credits, log);
   const services: Services = {
     config,
-    log: createLogger(config.logLevel),
+    log,
     orm,
     verifyToken: createTokenVerifier(config.auth),
     stripe: createStripeClient(config.stripe),

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { StripeApiError, SubscriptionBook, type Changed, type Price } from './stripe-subscriptions.js';
 
 /**
  * A local stand-in for the remote Stripe API, the one thing tests replace. The real Stripe SDK talks to it through
@@ -45,8 +46,12 @@ export interface StripeStandIn {
   sessions: Map<string, StripeObject>;
   charges: Map<string, StripeObject>;
   refunds: StripeObject[];
-  /** Prices the stand-in knows for `line_items[][price]`. */
-  prices: Map<string, { unit_amount: number; currency: string }>;
+  /** Prices the stand-in knows for `line_items[][price]`; recurring ones sell subscriptions. */
+  prices: Map<string, Price>;
+  /** Subscriptions, their invoices and portal sessions, and what the customer and Stripe's clock do to them. */
+  billing: SubscriptionBook;
+  /** The customer completes a subscription-mode session: the subscription starts, its first invoice is paid. */
+  completeSubscriptionSession(sessionId: string, options?: { at?: number }): Changed & { session: StripeObject };
   requestsTo(method: string, path: string): RecordedRequest[];
   fail(failure: InjectedFailure): void;
   clearFailures(): void;
@@ -96,18 +101,6 @@ export function parseStripeForm(body: string): StripeObject {
   return root;
 }
 
-class StripeApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly type: string,
-    message: string,
-    readonly code?: string,
-    readonly param?: string,
-  ) {
-    super(message);
-  }
-}
-
 const stringMap = (value: unknown): Record<string, string> => {
   if (!value || typeof value !== 'object') return {};
   return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
@@ -121,7 +114,8 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
   const chargeByIntent = new Map<string, string>();
   const refunds: StripeObject[] = [];
   const disputes = new Map<string, StripeObject>();
-  const prices = new Map<string, { unit_amount: number; currency: string }>();
+  const prices = new Map<string, Price>();
+  const book = new SubscriptionBook(prices, customers);
   const idempotency = new Map<string, { fingerprint: string; status: number; body: StripeObject }>();
   let failures: (InjectedFailure & { remaining: number })[] = [];
   const delays = new Map<string, number>();
@@ -169,7 +163,14 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
   };
 
   const createSession = (body: StripeObject): StripeObject => {
-    if (body.mode !== 'payment') throw new StripeApiError(400, 'invalid_request_error', 'This stand-in only does mode=payment.', 'parameter_invalid_string', 'mode');
+    const mode = body.mode ?? 'payment';
+    if (mode !== 'payment' && mode !== 'subscription') {
+      throw new StripeApiError(400, 'invalid_request_error', 'This stand-in does mode=payment and mode=subscription.', 'parameter_invalid_string', 'mode');
+    }
+    if (mode === 'subscription') {
+      book.checkSession(body);
+      if (typeof body.customer !== 'string') throw new StripeApiError(400, 'invalid_request_error', 'This stand-in subscribes existing customers only.', 'parameter_missing', 'customer');
+    }
     const successUrl = requireParam(body, 'success_url');
     const items = Array.isArray(body.line_items) ? (body.line_items as StripeObject[]) : [];
     if (items.length === 0) throw new StripeApiError(400, 'invalid_request_error', 'Missing required param: line_items.', 'parameter_missing', 'line_items');
@@ -181,7 +182,8 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
     const created: StripeObject = {
       id: sessionId,
       object: 'checkout.session',
-      mode: 'payment',
+      mode,
+      subscription: null,
       status: 'open',
       payment_status: 'unpaid',
       payment_intent: null,
@@ -198,6 +200,7 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
       livemode: false,
       line_items_requested: items,
       payment_intent_data_requested: body.payment_intent_data ?? null,
+      subscription_data_requested: body.subscription_data ?? null,
     };
     sessions.set(sessionId, created);
     return created;
@@ -258,6 +261,8 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
       if (!found) throw new StripeApiError(404, 'invalid_request_error', `No such charge: '${chargePath[1]}'`, 'resource_missing', 'id');
       return clone(found);
     }
+    const answered = book.route(method, path, body);
+    if (answered) return answered;
     throw new StripeApiError(404, 'invalid_request_error', `Unrecognized request URL (${method}: ${path}).`);
   };
 
@@ -373,6 +378,8 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
     charges,
     refunds,
     prices,
+    billing: book,
+    completeSubscriptionSession: (sessionId, options) => book.subscribe(session(sessionId), options),
     requestsTo: (method, path) => requests.filter((r) => r.method === method && r.path === path),
     fail(failure) {
       failures.push({ ...failure, remaining: failure.times ?? Number.POSITIVE_INFINITY });

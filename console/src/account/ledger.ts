@@ -4,7 +4,7 @@ import { count, dateTime, personName, signed, titleCase, type Person } from '../
 import { ledgerField, rootField, type Account } from './account-data.js';
 import { refundDialog } from './actions.js';
 
-const TYPES = ['PURCHASE', 'CONSUMPTION', 'REFUND', 'GRANT', 'EXPIRATION', 'DISPUTE', 'DISPUTE_WON'];
+const TYPES = ['PURCHASE', 'CONSUMPTION', 'REFUND', 'GRANT', 'EXPIRATION', 'DISPUTE', 'DISPUTE_WON', 'PLAN_CHANGE'];
 const STATUSES = ['COMPLETED', 'PENDING', 'FAILED'];
 const PAGE_SIZE = 25;
 
