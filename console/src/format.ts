@@ -32,3 +32,9 @@ export interface Person {
 }
 
 export const personName = (person: Person) => [person.firstName, person.lastName].filter(Boolean).join(' ') || person.email || person.id;
+
+/** `currentPeriodEnd` -> `Current period end` */
+export const fieldLabel = (name: string) => {
+  const words = name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+};

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
-import { SEED_ORGANIZATION, SEED_USERS } from '../../seeders/demo-data.js';
+import { SEED_ORGANIZATION, SEED_SUBSCRIBED_ORGANIZATION, SEED_USERS } from '../../seeders/demo-data.js';
 import { runSeed } from '../../src/seed.js';
 import { GrantCreditsDocument, MeDocument } from '../generated/graphql.js';
 import { checkout, deliver, stripeEvent, useBilling } from '../support/billing.js';
@@ -119,6 +119,8 @@ describe('the support console in Chromium', () => {
     await users.getByRole('link', { name: 'Dana Example' }).click();
     await page.getByRole('heading', { level: 1, name: 'Dana Example' }).waitFor();
     expect(page.url()).toBe(url(`/console/users/${SEED_USERS.demo.id}`));
+    // This server has no webhook endpoints (yet): the Events page is not offered.
+    expect(await page.getByRole('navigation', { name: 'Console' }).getByRole('link').allTextContents()).toEqual(['Search', 'Audit']);
     // Organizations by name, from the same box.
     await page.goto(url('/console/?q=acme'));
     await settled(page);
@@ -142,6 +144,7 @@ describe('the support console in Chromium', () => {
       { name: 'search', route: '/console/?q=example', ready: async () => undefined },
       { name: 'account', route: `/console/users/${SEED_USERS.holds.id}`, ready: async () => undefined },
       { name: 'organization', route: `/console/organizations/${SEED_ORGANIZATION.id}`, ready: async () => undefined },
+      { name: 'subscription', route: `/console/organizations/${SEED_SUBSCRIBED_ORGANIZATION.id}`, ready: async () => undefined },
       {
         name: 'audit',
         route: '/console/audit',
@@ -291,6 +294,39 @@ describe('the support console in Chromium', () => {
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await dialog.waitFor({ state: 'detached' });
     expect((await accountOf(server, userId)).balance).toBe(3);
+  });
+
+  it("changes a plan behind a confirmation, recorded with the reason; a live subscription's is refused in words", async () => {
+    const { server } = billing;
+    const sub = uniqueSub('plan');
+    const userId = (await server.as(sub, { email: 'petra@example.com', given_name: 'Petra' }).execute(MeDocument)).data!.me.id;
+    await signedIn(`/console/users/${userId}`);
+    await page.getByRole('button', { name: 'Change plan' }).click();
+    const dialog = await confirmInDialog(/Change the plan of Petra/, 'Comped for the pilot', 'Change plan', async (d) => {
+      await d.getByLabel('New plan').selectOption('pro');
+      await d.getByText('Moves Petra from the “free” plan to “pro”.').waitFor();
+    });
+    await dialog.waitFor({ state: 'detached' });
+    await settled(page);
+    expect(await page.locator('.facts dd').first().textContent()).toBe('pro');
+    const firstRow = await page.getByRole('region', { name: 'Ledger rows, newest first' }).getByRole('row').nth(1).textContent();
+    expect(firstRow).toContain('Plan change');
+    expect(firstRow).toContain('Comped for the pilot');
+    const { rows } = await server.sql.query(`select plan_tier from accounts where id = $1`, [userId]);
+    expect(rows[0].plan_tier).toBe('pro');
+
+    // A subscriber's plan follows Stripe: the API refuses, and the page says why.
+    await page.goto(url(`/console/users/${SEED_USERS.subscriber.id}`));
+    await settled(page);
+    expect(await page.locator('.facts').textContent()).toContain('Active');
+    await page.getByRole('button', { name: 'Change plan' }).click();
+    const refused = await confirmInDialog(/Change the plan of/, 'Trying', 'Change plan', async (d) => {
+      await d.getByLabel('New plan').selectOption('free');
+    });
+    await refused.getByRole('alert').waitFor();
+    expect(await refused.getByRole('alert').textContent()).not.toMatch(/[{}]/);
+    await page.keyboard.press('Escape');
+    await refused.waitFor({ state: 'detached' });
   });
 
   it('runs the audit; a drifted account is listed and links to its page', async () => {

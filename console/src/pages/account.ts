@@ -1,6 +1,6 @@
 import { errorMessage } from '../api.js';
 import { errorBox, field, h, replace, section, table, type Child } from '../dom.js';
-import { count, dateTime, personName, titleCase } from '../format.js';
+import { count, dateTime, fieldLabel, personName, titleCase } from '../format.js';
 import { loadAccount, type Account } from '../account/account-data.js';
 import { grantCreditsDialog, setPlanAvailable, setPlanDialog } from '../account/actions.js';
 import { balanceChart, balanceSeries, loadUsage, RANGES, usageChart } from '../account/charts.js';
@@ -32,7 +32,7 @@ function describeValue(value: unknown): Child {
       { class: 'inline' },
       Object.entries(value as Record<string, unknown>)
         .filter(([key]) => key !== '__typename')
-        .map(([key, inner]) => [h('dt', {}, key), h('dd', {}, describeValue(inner))]),
+        .map(([key, inner]) => [h('dt', {}, fieldLabel(key)), h('dd', {}, describeValue(inner))]),
     );
   }
   return String(value);
@@ -40,7 +40,7 @@ function describeValue(value: unknown): Child {
 
 function planSection(account: Account, reload: () => void): HTMLElement {
   const rows: [string, Child][] = [['Plan', account.planTier]];
-  for (const [name, value] of Object.entries(account.plan)) rows.push([name.replace(/([A-Z])/g, ' $1').replace(/^./, (c) => c.toUpperCase()), describeValue(value)]);
+  for (const [name, value] of Object.entries(account.plan)) rows.push([fieldLabel(name), describeValue(value)]);
   if (account.stripeCustomerId) rows.push(['Stripe customer', h('code', {}, account.stripeCustomerId)]);
   return section(
     'Plan and subscription',
@@ -124,15 +124,19 @@ export async function renderAccount(main: HTMLElement, kind: Account['kind'], id
   const key = `${kind}:${id}`;
   if (state?.key !== key) state = { key, rangeIndex: 1, ledger: freshLedgerState() };
   const pageState = state;
-  if (!focusAfter) replace(main, h('p', { class: 'hint' }, 'Loading the account…'));
+  // A reload after an action keeps the page in place until the new one is drawn, and says it is busy meanwhile.
+  if (focusAfter) main.setAttribute('aria-busy', 'true');
+  else replace(main, h('p', { class: 'hint' }, 'Loading the account…'));
   let account: Account | null;
   try {
     account = await loadAccount(kind, id);
   } catch (error) {
+    main.removeAttribute('aria-busy');
     document.title = 'Account · Tally console';
     replace(main, h('h1', {}, kind === 'user' ? 'User' : 'Organization'), errorBox(errorMessage(error)));
     return;
   }
+  main.removeAttribute('aria-busy');
   if (!account) {
     document.title = 'Not found · Tally console';
     replace(main, h('h1', {}, `No ${kind} ${id}`), h('p', {}, `There is no ${kind} with the id `, h('code', {}, id), '. ', h('a', { href: '/console/' }, 'Search again'), '.'));

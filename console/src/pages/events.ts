@@ -1,7 +1,7 @@
 import { errorMessage, gql } from '../api.js';
 import { capabilities, fieldsOf, hasArg, namedType, type FieldShape } from '../capabilities.js';
 import { errorBox, h, replace, section, table, type Child } from '../dom.js';
-import { dateTime, titleCase } from '../format.js';
+import { dateTime, fieldLabel } from '../format.js';
 import { confirmAction } from '../account/dialogs.js';
 import { accountArgs, type Account } from '../account/account-data.js';
 
@@ -42,7 +42,7 @@ const cell = (value: unknown): Child => {
   return String(value);
 };
 
-const label = (name: string) => titleCase(name.replace(/([A-Z])/g, '_$1').toUpperCase());
+const label = fieldLabel;
 
 function eventIdOf(delivery: Record<string, unknown>): string | undefined {
   if (typeof delivery.eventId === 'string') return delivery.eventId;
