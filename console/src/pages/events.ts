@@ -30,11 +30,16 @@ function listShape(field: FieldShape): ListShape {
 /** Plain fields of a type, known ones first, at most `max`. */
 function columns(typeName: string, max: number): string[] {
   const preferred = ['id', 'url', 'eventType', 'type', 'status', 'enabled', 'disabled', 'description', 'attempt', 'attempts', 'responseStatus', 'statusCode', 'eventId', 'createdAt', 'deliveredAt', 'nextAttemptAt', 'lastAttemptAt'];
-  const leaves = fieldsOf(typeName).filter((f) => f.leaf && f.args.length === 0 && !/secret/i.test(f.name)).map((f) => f.name);
+  // Secrets, bodies and payloads are long or sensitive; a table row is not the place for them.
+  const leaves = fieldsOf(typeName).filter((f) => f.leaf && f.args.length === 0 && !/secret|body|data|payload/i.test(f.name)).map((f) => f.name);
   return [...preferred.filter((name) => leaves.includes(name)), ...leaves.filter((name) => !preferred.includes(name))].slice(0, max);
 }
 
 const cell = (value: unknown): Child => {
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const event = value as { id?: unknown; type?: unknown };
+    return [event.type ? `${String(event.type)} ` : '', event.id ? h('code', {}, String(event.id)) : ''];
+  }
   if (value === null || value === undefined) return '—';
   if (typeof value === 'boolean') return value ? 'Yes' : 'No';
   if (Array.isArray(value)) return value.join(', ');
@@ -53,8 +58,10 @@ function eventIdOf(delivery: Record<string, unknown>): string | undefined {
 async function deliveriesOf(endpointId: string): Promise<Record<string, unknown>[]> {
   const field = capabilities().query.webhookDeliveries!;
   const shape = listShape(field);
-  const hasEvent = fieldsOf(shape.node).some((f) => f.name === 'event' && !f.leaf);
-  const selection = `${columns(shape.node, 8).join(' ')}${hasEvent && !columns(shape.node, 8).includes('eventId') ? ' event { id }' : ''}`;
+  const eventField = fieldsOf(shape.node).find((f) => f.name === 'event' && !f.leaf);
+  const eventType = eventField && fieldsOf(namedType(eventField.type)).some((f) => f.name === 'type') ? ' type' : '';
+  const cols = columns(shape.node, 7);
+  const selection = `${eventField && !cols.includes('eventId') ? `event { id${eventType} } ` : ''}${cols.join(' ')}`;
   const args = ['endpointId: $endpointId', hasArg(field, 'first') ? 'first: 10' : null].filter(Boolean).join(', ');
   const data = await gql<{ webhookDeliveries: unknown }>(
     `query ConsoleDeliveries($endpointId: ID!) { webhookDeliveries(${args}) { ${shape.connection ? `edges { node { ${selection} } }` : selection} } }`,
@@ -114,7 +121,7 @@ async function endpointsView(target: Record<string, string>): Promise<HTMLElemen
     const refresh = async () => {
       try {
         const rows = await deliveriesOf(id);
-        const deliveryCols = rows[0] ? Object.keys(rows[0]).filter((key) => key !== 'event') : [];
+        const deliveryCols = rows[0] ? Object.keys(rows[0]) : [];
         replace(
           deliveries,
           table(
