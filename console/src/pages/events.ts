@@ -1,7 +1,7 @@
 import { errorMessage, gql } from '../api.js';
 import { capabilities, fieldsOf, hasArg, namedType, type FieldShape } from '../capabilities.js';
 import { errorBox, h, replace, section, table, type Child } from '../dom.js';
-import { dateTime, fieldLabel } from '../format.js';
+import { dateTime, fieldLabel, titleCase } from '../format.js';
 import { confirmAction } from '../account/dialogs.js';
 import { accountArgs, type Account } from '../account/account-data.js';
 
@@ -27,13 +27,16 @@ function listShape(field: FieldShape): ListShape {
   return { connection: true, node: node ? namedType(node.type) : named };
 }
 
-/** Plain fields of a type, known ones first, at most `max`. */
-function columns(typeName: string, max: number): string[] {
-  const preferred = ['id', 'url', 'eventType', 'type', 'status', 'enabled', 'disabled', 'description', 'attempt', 'attempts', 'responseStatus', 'statusCode', 'eventId', 'createdAt', 'deliveredAt', 'nextAttemptAt', 'lastAttemptAt'];
-  // Secrets, bodies and payloads are long or sensitive; a table row is not the place for them.
-  const leaves = fieldsOf(typeName).filter((f) => f.leaf && f.args.length === 0 && !/secret|body|data|payload/i.test(f.name)).map((f) => f.name);
+/** Plain fields of a type, known ones first (`preferred`), at most `max`; secrets, bodies and payloads left out. */
+function columns(typeName: string, max: number, preferred: string[], leaveOut: string[] = []): string[] {
+  const leaves = fieldsOf(typeName)
+    .filter((f) => f.leaf && f.args.length === 0 && !/secret|body|data|payload/i.test(f.name) && !leaveOut.includes(f.name))
+    .map((f) => f.name);
   return [...preferred.filter((name) => leaves.includes(name)), ...leaves.filter((name) => !preferred.includes(name))].slice(0, max);
 }
+
+const ENDPOINT_COLUMNS = ['id', 'url', 'description', 'enabled', 'eventTypes', 'createdAt'];
+const DELIVERY_COLUMNS = ['status', 'attemptCount', 'attempts', 'lastResponseCode', 'responseStatus', 'statusCode', 'lastError', 'createdAt', 'deliveredAt', 'nextAttemptAt', 'id'];
 
 const cell = (value: unknown): Child => {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
@@ -44,10 +47,11 @@ const cell = (value: unknown): Child => {
   if (typeof value === 'boolean') return value ? 'Yes' : 'No';
   if (Array.isArray(value)) return value.join(', ');
   if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(value)) return dateTime(value);
+  if (typeof value === 'string' && /^[A-Z][A-Z_]+$/.test(value)) return titleCase(value);
   return String(value);
 };
 
-const label = fieldLabel;
+const label = (name: string) => ({ id: 'Id', url: 'URL' })[name] ?? fieldLabel(name);
 
 function eventIdOf(delivery: Record<string, unknown>): string | undefined {
   if (typeof delivery.eventId === 'string') return delivery.eventId;
@@ -60,7 +64,7 @@ async function deliveriesOf(endpointId: string): Promise<Record<string, unknown>
   const shape = listShape(field);
   const eventField = fieldsOf(shape.node).find((f) => f.name === 'event' && !f.leaf);
   const eventType = eventField && fieldsOf(namedType(eventField.type)).some((f) => f.name === 'type') ? ' type' : '';
-  const cols = columns(shape.node, 7);
+  const cols = columns(shape.node, 7, DELIVERY_COLUMNS, ['endpointId']);
   const selection = `${eventField && !cols.includes('eventId') ? `event { id${eventType} } ` : ''}${cols.join(' ')}`;
   const args = ['endpointId: $endpointId', hasArg(field, 'first') ? 'first: 10' : null].filter(Boolean).join(', ');
   const data = await gql<{ webhookDeliveries: unknown }>(
@@ -98,7 +102,7 @@ function redeliverButton(endpointId: string, eventId: string, refresh: () => voi
 async function endpointsView(target: Record<string, string>): Promise<HTMLElement> {
   const field = capabilities().query.webhookEndpoints!;
   const shape = listShape(field);
-  const cols = columns(shape.node, 6);
+  const cols = columns(shape.node, 6, ENDPOINT_COLUMNS);
   const argText = [
     ...Object.keys(target).filter((name) => hasArg(field, name)).map((name) => `${name}: $${name}`),
     hasArg(field, 'first') ? 'first: 20' : null,
