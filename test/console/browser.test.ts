@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import type { Browser, Page } from 'playwright-core';
 import { SEED_ORGANIZATION, SEED_SUBSCRIBED_ORGANIZATION, SEED_USERS } from '../../seeders/demo-data.js';
 import { runSeed } from '../../src/seed.js';
-import { GrantCreditsDocument, MeDocument } from '../generated/graphql.js';
+import { ConsumeCreditsDocument, GrantCreditsDocument, MeDocument } from '../generated/graphql.js';
 import { checkout, deliver, stripeEvent, useBilling } from '../support/billing.js';
 import { accessibilityViolations, DESKTOP, launchChromium, PHONE, settled, watchProblems } from '../support/browser.js';
 import { capture, key, reserve } from '../support/credits.js';
@@ -136,6 +136,44 @@ describe('the support console in Chromium', () => {
     // The usage chart and the ledger are there too.
     await page.getByRole('img', { name: /Credits consumed by feature/ }).waitFor();
     expect(await page.getByRole('region', { name: 'Ledger rows, newest first' }).getByRole('row').count()).toBeGreaterThan(1);
+  });
+
+  it('filters the ledger and pages through it, newer and older', async () => {
+    const { server } = billing;
+    const sub = uniqueSub('pages');
+    const userId = (await server.as(sub, { email: 'paige@example.com', given_name: 'Paige' }).execute(MeDocument)).data!.me.id;
+    await server.as(ADMIN_SUBJECT).execute(GrantCreditsDocument, { input: { userId, amount: 100, reason: 'start', idempotencyKey: key('g') } });
+    for (let i = 0; i < 30; i++) {
+      const spent = await server.as(sub).execute(ConsumeCreditsDocument, { input: { amount: 1, feature: i % 2 ? 'chat' : 'search', idempotencyKey: `page-${i}` } });
+      expect(spent.errors).toBeUndefined();
+    }
+    await signedIn(`/console/users/${userId}`);
+    const ledger = page.getByRole('region', { name: 'Ledger rows, newest first' });
+    const balancesAfter = async () => (await ledger.locator('tbody tr td:nth-child(4)').allTextContents()).map(Number);
+    expect(await balancesAfter()).toEqual(Array.from({ length: 25 }, (_, i) => 70 + i));
+    await page.getByRole('button', { name: 'Older' }).click();
+    await settled(page);
+    expect(await balancesAfter()).toEqual([95, 96, 97, 98, 99, 100]);
+    expect(await page.getByRole('button', { name: 'Older' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Newer' }).click();
+    await settled(page);
+    expect((await balancesAfter())[0]).toBe(70);
+
+    await page.getByRole('combobox', { name: 'Type' }).selectOption('GRANT');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await settled(page);
+    expect(await ledger.locator('tbody tr').count()).toBe(1);
+    await page.getByRole('combobox', { name: 'Type' }).selectOption('');
+    await page.getByRole('textbox', { name: 'Feature' }).fill('chat');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await settled(page);
+    expect(await ledger.locator('tbody tr').count()).toBe(15);
+    expect((await ledger.locator('tbody tr td:nth-child(5)').allTextContents()).every((text) => text.endsWith('(chat)'))).toBe(true);
+
+    // Another range redraws the chart, which still ends at the balance.
+    await page.getByLabel('Range').selectOption({ label: 'Last 7 days' });
+    await settled(page);
+    expect(await chartLast()).toBe(70);
   });
 
   it('passes axe-core on every page at 1280 and 390 px, with no page wider than the screen, and draws them to docs/', async () => {

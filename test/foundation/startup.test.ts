@@ -29,13 +29,15 @@ interface Started {
   server: RunningProcess;
   url: string;
   token: string;
+  consoleLink: string;
 }
 
 async function startServer(env: Record<string, string>): Promise<Started> {
   const server = spawnNode([MAIN], cleanEnv({ NODE_ENV: 'development', LOG_LEVEL: 'warn', ...env }));
   const [, url] = await server.waitForOutput(/Tally is ready: (http:\/\/\S+)\/graphql/, { timeoutMs: BOOT_MS });
   const [, token] = await server.waitForOutput(/^ {2}Authorization: Bearer (\S+)\n/m, { timeoutMs: 10_000 });
-  return { server, url: url!, token: token! };
+  const [, consoleLink] = await server.waitForOutput(/^Support console, signed in as the admin user_admin:\n {2}(\S+)\n/m, { timeoutMs: 10_000 });
+  return { server, url: url!, token: token!, consoleLink: consoleLink! };
 }
 
 type Me = { me: { clerkUserId: string; creditBalance: number } };
@@ -69,6 +71,17 @@ describe('npm start with no DATABASE_URL: the embedded default', () => {
     expect(res.errors).toBeUndefined();
     expect(res.data?.me.clerkUserId).toBe('user_demo');
     expect(res.data?.me.creditBalance).toBeGreaterThan(0);
+  });
+
+  it("prints a link to the console that signs in the demo admin, the token in the link's fragment", async () => {
+    const link = new URL(first.consoleLink);
+    expect(`${link.origin}${link.pathname}`).toBe(`${first.url}/console/`);
+    const page = await fetch(`${link.origin}${link.pathname}`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('/console/assets/console.js');
+    const token = /^#token=(\S+)$/.exec(link.hash)?.[1];
+    const me = await graphql<{ me: { clerkUserId: string; roles: string[] } }>(first.url, '{ me { clerkUserId roles } }', { token });
+    expect(me.data?.me).toEqual({ clerkUserId: 'user_admin', roles: ['admin'] });
   });
 
   it('answers /healthz and, without a token, creditPacks', async () => {
