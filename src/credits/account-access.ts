@@ -22,6 +22,17 @@ export async function readableAccount(ctx: RequestContext, target: { userId?: st
   return id;
 }
 
+/**
+ * An account whose holds and grants the viewer may read: their own, any user's for an admin (FORBIDDEN for anyone
+ * else), or an organization they manage (OWNER or ADMIN, or a Tally admin; FORBIDDEN to its members, NOT_FOUND to
+ * strangers).
+ */
+export async function managedOrOwnAccount(ctx: RequestContext, target: { userId?: string | null; organizationId?: string | null }): Promise<string> {
+  if (target.userId != null && target.organizationId != null) throw badUserInput('userId', 'give at most one of userId and organizationId');
+  if (target.organizationId != null) return managedAccount(ctx, target.organizationId, 'organizationId');
+  return readableAccount(ctx, { userId: target.userId });
+}
+
 /** An organization the viewer manages (OWNER or ADMIN): buying for it, changing its settings. */
 export async function managedAccount(ctx: RequestContext, organizationId: string | null | undefined, field = 'input.organizationId'): Promise<string> {
   const viewer = viewerOf(ctx);

@@ -9,7 +9,7 @@ import { forbidden, unauthenticated } from '../core/errors.js';
 import { OrganizationAllowanceResolver, UserAllowanceResolver } from '../credits/allowance.resolver.js';
 import { CreditActorResolver, CreditsResolver, OrganizationCreditsResolver, UserCreditsResolver, WorkshopCreditsResolver } from '../credits/credits.resolver.js';
 import { OrganizationMemberResolver, OrganizationResolver, UserOrganizationsResolver } from '../organizations/organization.resolver.js';
-import { OrganizationAccountListsResolver, ReservationPeopleResolver, UserAccountListsResolver } from '../credits/account-lists.resolver.js';
+import { AccountListsResolver, ReservationPeopleResolver } from '../credits/account-lists.resolver.js';
 import { ReservationsResolver } from '../credits/reservations.resolver.js';
 import { UsageResolver } from '../credits/usage.resolver.js';
 import { UserResolver } from '../users/user.resolver.js';
@@ -36,8 +36,7 @@ export const resolvers = [
   WorkshopCreditsResolver,
   ReservationsResolver,
   ReservationPeopleResolver,
-  UserAccountListsResolver,
-  OrganizationAccountListsResolver,
+  AccountListsResolver,
   UsageResolver,
   UserAllowanceResolver,
   OrganizationAllowanceResolver,

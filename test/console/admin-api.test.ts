@@ -143,13 +143,13 @@ describe('the console API (admin)', () => {
 
       const read = await admin().execute(UserHoldsAndGrantsDocument, { id, status: 'HELD' });
       expect(read.errors).toBeUndefined();
-      expect(read.data?.user?.reservations.edges.map((edge) => edge.node)).toEqual([{ id: hold.id, amount: 5, status: 'HELD', actor: { id } }]);
+      expect(read.data?.reservations.edges.map((edge) => edge.node)).toEqual([{ id: hold.id, amount: 5, status: 'HELD', actor: { id } }]);
       // The capture drew on the expiring grant first.
-      expect(read.data?.user?.expiringGrants.edges.map((edge) => [edge.node.amount, edge.node.remaining, edge.node.description])).toEqual([[6, 5, 'test grant']]);
+      expect(read.data?.expiringGrants.edges.map((edge) => [edge.node.amount, edge.node.remaining, edge.node.description])).toEqual([[6, 5, 'test grant']]);
       const all = await admin().execute(UserHoldsAndGrantsDocument, { id });
-      expect(all.data?.user?.reservations.edges.map((edge) => edge.node.status)).toEqual(['CAPTURED', 'HELD']);
+      expect(all.data?.reservations.edges.map((edge) => edge.node.status)).toEqual(['CAPTURED', 'HELD']);
 
-      expect((await billing.server.as(sub).execute(MyHoldsAndGrantsDocument)).data?.me.reservations.edges).toHaveLength(1);
+      expect((await billing.server.as(sub).execute(MyHoldsAndGrantsDocument)).data?.reservations.edges).toHaveLength(1);
       const other = uniqueSub('other');
       const otherId = await userIdOf(billing.server, other);
       await billing.server.as(ADMIN).execute(GrantCreditsDocument, { input: { userId: otherId, amount: 1, reason: 'x', idempotencyKey: key('g') } });
@@ -168,9 +168,10 @@ describe('the console API (admin)', () => {
 
       for (const reader of [owner, ADMIN]) {
         const res = await billing.server.as(reader).execute(OrganizationHoldsDocument, { id: org.id });
-        expect(res.data?.organization?.reservations.edges.map((edge) => edge.node)).toEqual([{ id: held.data!.reserveCredits.id, amount: 3, actor: { id: memberId } }]);
+        expect(res.data?.reservations.edges.map((edge) => edge.node)).toEqual([{ id: held.data!.reserveCredits.id, amount: 3, actor: { id: memberId } }]);
       }
       expect(codesOf(await billing.server.as(member).execute(OrganizationHoldsDocument, { id: org.id }))).toEqual(['FORBIDDEN']);
+      expect(codesOf(await billing.server.as(uniqueSub('outsider')).execute(OrganizationHoldsDocument, { id: org.id }))).toEqual(['NOT_FOUND']);
     });
   });
 

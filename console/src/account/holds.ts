@@ -1,7 +1,7 @@
 import { errorMessage, gql } from '../api.js';
 import { errorBox, h, replace, table } from '../dom.js';
 import { count, credits, dateTime, personName } from '../format.js';
-import { rootField, type Account } from './account-data.js';
+import { accountArgs, type Account } from './account-data.js';
 import { releaseDialog, type HoldRow } from './actions.js';
 
 interface Connection<T> {
@@ -24,16 +24,16 @@ const LIMIT = 50;
 export function holdsAndGrants(account: Account, reload: () => void): { holds: HTMLElement; grants: HTMLElement } {
   const holds = h('div', { 'aria-busy': 'true' }, h('p', { class: 'hint' }, 'Loading holds…'));
   const grants = h('div', { 'aria-busy': 'true' }, h('p', { class: 'hint' }, 'Loading grants…'));
-  const root = rootField(account.kind);
   void (async () => {
     try {
-      const data = await gql<Record<string, { reservations: Connection<HoldRow>; expiringGrants: Connection<GrantRow> } | null>>(
-        `query ConsoleHolds($id: ID!) { ${root}(id: $id) {
-          reservations(status: HELD, first: ${LIMIT}) { edges { node { id amount feature description expiresAt createdAt actor { id email firstName lastName } } } pageInfo { hasNextPage } }
-          expiringGrants(first: ${LIMIT}) { edges { node { id amount remaining expiresAt description createdAt } } pageInfo { hasNextPage } } } }`,
-        { id: account.id },
+      const lists = await gql<{ reservations: Connection<HoldRow>; expiringGrants: Connection<GrantRow> }>(
+        `query ConsoleHolds($userId: ID, $organizationId: ID) {
+          reservations(userId: $userId, organizationId: $organizationId, status: HELD, first: ${LIMIT}) {
+            edges { node { id amount feature description expiresAt createdAt actor { id email firstName lastName } } } pageInfo { hasNextPage } }
+          expiringGrants(userId: $userId, organizationId: $organizationId, first: ${LIMIT}) {
+            edges { node { id amount remaining expiresAt description createdAt } } pageInfo { hasNextPage } } }`,
+        accountArgs(account),
       );
-      const lists = data[root]!;
       const open = lists.reservations.edges.map((edge) => edge.node);
       replace(
         holds,
