@@ -119,8 +119,10 @@ describe('the support console in Chromium', () => {
     await users.getByRole('link', { name: 'Dana Example' }).click();
     await page.getByRole('heading', { level: 1, name: 'Dana Example' }).waitFor();
     expect(page.url()).toBe(url(`/console/users/${SEED_USERS.demo.id}`));
-    // This server has no webhook endpoints (yet): the Events page is not offered.
-    expect(await page.getByRole('navigation', { name: 'Console' }).getByRole('link').allTextContents()).toEqual(['Search', 'Audit']);
+    // The Events page is offered exactly when this server has webhook endpoints.
+    const capabilities = (await (await fetch(url('/console/capabilities.json'))).json()) as { query: Record<string, unknown> };
+    const events = 'webhookEndpoints' in capabilities.query && 'webhookDeliveries' in capabilities.query;
+    expect(await page.getByRole('navigation', { name: 'Console' }).getByRole('link').allTextContents()).toEqual(['Search', 'Audit', ...(events ? ['Events'] : [])]);
     // Organizations by name, from the same box.
     await page.goto(url('/console/?q=acme'));
     await settled(page);
@@ -365,6 +367,24 @@ describe('the support console in Chromium', () => {
     expect(await refused.getByRole('alert').textContent()).not.toMatch(/[{}]/);
     await page.keyboard.press('Escape');
     await refused.waitFor({ state: 'detached' });
+  });
+
+  it('offers the Events page exactly when the server has webhook endpoints, and lists them there', async () => {
+    const capabilities = (await (await fetch(url('/console/capabilities.json'))).json()) as { query: Record<string, unknown>; mutation: Record<string, unknown> };
+    await signedIn('/console/events');
+    if (!('webhookEndpoints' in capabilities.query && 'webhookDeliveries' in capabilities.query)) {
+      await page.getByText('This server has no webhook endpoints yet.').waitFor();
+      return;
+    }
+    const created = await billing.server.as(ADMIN_SUBJECT).raw({
+      query: 'mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { id } }',
+      variables: { input: { url: 'https://hooks.example.com/tally', eventTypes: ['*'], description: 'Billing system' } },
+    });
+    expect(created.errors).toBeUndefined();
+    await page.reload();
+    await settled(page);
+    await page.getByRole('heading', { name: 'https://hooks.example.com/tally' }).waitFor();
+    expect(await accessibilityViolations(page)).toEqual([]);
   });
 
   it('runs the audit; a drifted account is listed and links to its page', async () => {
