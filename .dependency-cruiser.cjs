@@ -4,7 +4,7 @@
  *   entry       src/main.ts, src/app.ts, src/orm.ts, src/seed.ts, src/cli/
  *   API edge    src/graphql/ (schema, context, auth, error mapping, limits), src/ops/ (HTTP routes, probes, metrics),
  *               src/console/ (the support console's page: files, policy, what the schema offers it)
- *   features    src/accounts/ < src/users/ < src/organizations/ < src/workshops/ < src/credits/ < src/identity/ < src/billing/
+ *   features    src/accounts/ < src/events/ < src/users/ < src/organizations/ < src/workshops/ < src/credits/ < src/identity/ < src/billing/
  *   core        src/core/ (errors, cursors, validation, ids, the request context's shape)
  *   database    src/database/ (ORM options, embedded PostgreSQL, statements)
  *   base        src/config.ts, src/logger.ts, src/request-scope.ts
@@ -12,7 +12,7 @@
  * An import only ever points down, features import each other only down the order above, and no module is on a
  * cycle. Only the posting core (src/credits/posting/) may import the ledger's statements.
  */
-const FEATURES = ['accounts', 'users', 'organizations', 'workshops', 'credits', 'identity', 'billing'];
+const FEATURES = ['accounts', 'events', 'users', 'organizations', 'workshops', 'credits', 'identity', 'billing'];
 const feature = (name) => `^src/${name}/`;
 const BASE = '^src/(config|logger|request-scope)\\.ts$';
 const ENTRY = '^src/(main|app|orm|seed)\\.ts$|^src/cli/';

@@ -73,8 +73,26 @@ export interface Config {
   /** Production serves /metrics without a token only when this is set (METRICS_PUBLIC=true). */
   metricsPublic: boolean;
   credits: CreditJobsConfig;
+  webhooks: WebhookConfig;
   /** Whether /console (the support console) is served: on by default, in production only with CONSOLE_ENABLED=true. */
   consoleEnabled: boolean;
+}
+
+export interface WebhookConfig {
+  /** How often each instance looks for events to fan out and deliveries that are due, in ms; 0 turns delivery off. */
+  workerIntervalMs: number;
+  /** How long one attempt may take (address lookup, connection, response), in ms; slower is a failed attempt. */
+  timeoutMs: number;
+  /** The first retry's delay, in ms; later retries are fixed multiples of it (events/retry-schedule.ts). */
+  retryBaseMs: number;
+  /** Attempts one instance sends at once. */
+  concurrency: number;
+  /** Attempts to one endpoint in flight at once (across instances, as far as their claims see each other). */
+  endpointConcurrency: number;
+  /** Endpoints on loopback, private, link-local and other special-use addresses are allowed (tests, internal receivers). */
+  allowPrivateNetworks: boolean;
+  /** Endpoint URLs must be https: (always in production). */
+  requireHttps: boolean;
 }
 
 export interface CreditJobsConfig {
@@ -89,6 +107,8 @@ export interface CreditJobsConfig {
   allowanceRolloverCap: number;
   /** The recurring Stripe Price of each plan (PLAN_PRICES=pro:price_...,team:price_...), written to the plans table at start. */
   planPrices: ReadonlyMap<string, string>;
+  /** How often each instance sends due auto-recharge attempts to Stripe (AUTO_RECHARGE_INTERVAL_MS); 0 turns it off. */
+  autoRechargeIntervalMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -315,6 +335,17 @@ export function loadConfig(env: Env = process.env): Config {
       planAllowances: planAllowances(env),
       allowanceRolloverCap: integer(env, 'PLAN_ALLOWANCE_ROLLOVER_CAP', 0, 0, 1_000_000),
       planPrices: planPrices(env),
+      autoRechargeIntervalMs: integer(env, 'AUTO_RECHARGE_INTERVAL_MS', 1_000, 0, 3_600_000),
+    },
+    webhooks: {
+      // Off by default under test, where statement-counting tests would see the workers' polling; tests of delivery set it.
+      workerIntervalMs: integer(env, 'WEBHOOK_WORKER_INTERVAL_MS', nodeEnvValue === 'test' ? 0 : 1_000, 0, 3_600_000),
+      timeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
+      retryBaseMs: integer(env, 'WEBHOOK_RETRY_BASE_MS', 5_000, 1, 3_600_000),
+      concurrency: integer(env, 'WEBHOOK_CONCURRENCY', 16, 1, 256),
+      endpointConcurrency: integer(env, 'WEBHOOK_ENDPOINT_CONCURRENCY', 4, 1, 256),
+      allowPrivateNetworks: boolean(env, 'WEBHOOK_ALLOW_PRIVATE_NETWORKS', false),
+      requireHttps: nodeEnvValue === 'production',
     },
     consoleEnabled: boolean(env, 'CONSOLE_ENABLED', nodeEnvValue !== 'production'),
   };

@@ -2,11 +2,13 @@ import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
 import { syncPlans } from './billing/plans.js';
+import { startRechargeWorker } from './billing/recharge-worker.js';
 import { createStripeClient } from './billing/stripe.js';
 import { ConfigError, DEVELOPMENT_ADMIN_SUBJECT, loadConfig, type Config } from './config.js';
 import { startCreditJobs } from './credits/credit-jobs.js';
 import { openDatabase } from './database/database.js';
 import { ensureDevelopmentSecret } from './dev-secret.js';
+import { startWebhookWorkers } from './events/webhook-workers.js';
 import { createTokenVerifier, issueHs256Token } from './graphql/auth.js';
 import type { Services } from './graphql/services.js';
 import { createLogger, type Logger } from './logger.js';
@@ -107,6 +109,16 @@ async function main() {
     log,
     intervalSeconds: config.credits.sweepIntervalSeconds,
   });
+  // Outgoing webhooks: every instance fans out events and sends due attempts, safely (see events/webhook-workers.ts).
+  const webhookWorkers = startWebhookWorkers({ orm: database.orm, log, config: config.webhooks });
+  // Auto-recharge attempts recorded by postings are sent to Stripe here, outside any transaction (recharge-worker.ts).
+  const rechargeWorker = startRechargeWorker({
+    orm: database.orm,
+    stripe: services.stripe,
+    log,
+    intervalMs: config.credits.autoRechargeIntervalMs,
+    ledger: { workshopCreditCost: config.workshopCreditCost },
+  });
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -125,6 +137,8 @@ async function main() {
     clearTimeout(force);
     await apollo.stop();
     await creditJobs.stop();
+    await webhookWorkers.stop();
+    await rechargeWorker.stop();
     await database.close();
     log.info('stopped');
     process.exit(0);

@@ -9,6 +9,10 @@ import { ReservationEntity } from './credits/reservation.entity.js';
 import { baseOrmOptions, type OrmOptionsInput } from './database/orm-options.js';
 import { AccountEntity } from './accounts/account.entity.js';
 import { PlanEntity } from './accounts/plan.entity.js';
+import { EventEntity } from './events/event.entity.js';
+import { WebhookDeliveryEntity } from './events/webhook-delivery.entity.js';
+import { WebhookEndpointEntity } from './events/webhook-endpoint.entity.js';
+import { AutoRechargeAttemptEntity } from './billing/auto-recharge-attempt.entity.js';
 import { OrganizationMemberEntity } from './organizations/organization-member.entity.js';
 import { OrganizationEntity } from './organizations/organization.entity.js';
 import { UserEntity } from './users/user.entity.js';
@@ -29,6 +33,10 @@ export const entities = [
   CreditAllocationEntity,
   ReservationEntity,
   StripeDisputeEntity,
+  EventEntity,
+  WebhookEndpointEntity,
+  WebhookDeliveryEntity,
+  AutoRechargeAttemptEntity,
 ];
 
 /** The one MikroORM configuration, used by the server, the CLI, the seeder, tests and the benchmark. */

@@ -19,8 +19,18 @@ export enum AccountKind {
 @Check({ name: 'accounts_held_credits_check', expression: 'held_credits >= 0 and held_credits <= credit_balance' })
 @Check({ name: 'accounts_expiring_credits_check', expression: 'expiring_credits >= 0 and expiring_credits <= credit_balance' })
 @Check({ name: 'accounts_open_reservations_check', expression: 'open_reservations >= 0' })
+@Check({ name: 'accounts_low_balance_threshold_check', expression: 'low_balance_threshold is null or low_balance_threshold >= 0' })
+@Check({
+  name: 'accounts_auto_recharge_check',
+  expression: 'not auto_recharge_enabled or (auto_recharge_threshold is not null and auto_recharge_pack_id is not null and auto_recharge_monthly_limit is not null)',
+})
+@Check({
+  name: 'accounts_auto_recharge_counts_check',
+  expression:
+    'auto_recharge_count >= 0 and auto_recharge_failures >= 0 and (auto_recharge_threshold is null or auto_recharge_threshold >= 0) and (auto_recharge_monthly_limit is null or auto_recharge_monthly_limit >= 1)',
+})
 export class AccountEntity {
-  [OptionalProps]?: 'creditBalance' | 'heldCredits' | 'expiringCredits' | 'openReservations' | 'plan' | 'cancelAtPeriodEnd' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'creditBalance' | 'heldCredits' | 'expiringCredits' | 'openReservations' | 'plan' | 'cancelAtPeriodEnd' | 'eventSeq' | 'autoRechargeEnabled' | 'autoRechargeCount' | 'autoRechargeFailures' | 'createdAt' | 'updatedAt';
 
   @PrimaryKey({ type: 'text' })
   id!: string;
@@ -76,6 +86,53 @@ export class AccountEntity {
   /** When the newest subscription event applied was created: an older state never overwrites a newer one. */
   @Property({ type: 'timestamptz', nullable: true })
   subscriptionEventAt?: Date | null;
+
+  /** The sequence number of the account's last event (events/outbox.ts takes the next one under the row lock). */
+  @Property({ type: 'bigint', defaultRaw: '0' })
+  eventSeq?: string;
+
+  /** balance.low is emitted when the spendable balance crosses below this (null: no alert). */
+  @Property({ type: 'integer', nullable: true })
+  lowBalanceThreshold?: number | null;
+
+  /** The card saved for off-session payments (auto-recharge), pm_... */
+  @Property({ type: 'text', nullable: true })
+  stripePaymentMethodId?: string | null;
+
+  /** Auto-recharge: when a decrease leaves the spendable balance under the threshold, buy the pack (database trigger). */
+  @Property({ type: 'boolean', default: false })
+  autoRechargeEnabled: boolean = false;
+
+  @Property({ type: 'integer', nullable: true })
+  autoRechargeThreshold?: number | null;
+
+  /** A credit pack id (not a foreign key here: packs belong to billing, above accounts; billing checks it). */
+  @Property({ type: 'text', nullable: true })
+  autoRechargePackId?: string | null;
+
+  /** Recharges per UTC calendar month. */
+  @Property({ type: 'integer', nullable: true })
+  autoRechargeMonthlyLimit?: number | null;
+
+  /** The month autoRechargeCount counts (its first day). */
+  @Property({ type: 'date', nullable: true })
+  autoRechargeMonth?: string | null;
+
+  /** Recharges begun this month, less those that failed. */
+  @Property({ type: 'integer', default: 0 })
+  autoRechargeCount: number = 0;
+
+  /** The attempt in flight, if any (at most one). */
+  @Property({ type: 'text', nullable: true })
+  autoRechargeAttemptId?: string | null;
+
+  /** Failed attempts in a row; the fourth disables auto-recharge. */
+  @Property({ type: 'integer', default: 0 })
+  autoRechargeFailures: number = 0;
+
+  /** No attempt before this (the back-off after a failure). */
+  @Property({ type: 'timestamptz', nullable: true })
+  autoRechargeNotBefore?: Date | null;
 
   @Property({ type: 'timestamptz', defaultRaw: 'now()' })
   createdAt: Date = new Date();

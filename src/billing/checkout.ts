@@ -89,7 +89,8 @@ export async function createCheckoutSession(deps: CheckoutDeps, buyerId: string,
         success_url: successUrl,
         cancel_url: cancelUrl,
         metadata,
-        payment_intent_data: { metadata },
+        // The card is kept on the customer for auto-recharge's off-session payments (configureAutoRecharge).
+        payment_intent_data: { metadata, setup_future_usage: 'off_session' },
       },
       { idempotencyKey: `tally-checkout-${accountId}-${fingerprint.slice(0, 32)}` },
     );

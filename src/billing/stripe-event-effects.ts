@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import type { PurchaseOutcome } from '../credits/ledger.js';
+import { attemptOfIntent, rechargeFailed, rechargeSucceeded, rememberSavedCard } from './auto-recharge.js';
 import { findPack, purchaseDescription } from './credit-pack.model.js';
 import { effect, rejected, type EventDeps, type EventEffect } from './stripe-event-types.js';
 import { applyInvoicePaid, applyInvoicePaymentFailed, applySubscriptionEvent } from './subscriptions.js';
@@ -37,9 +38,37 @@ export async function applyStripeEvent(event: Stripe.Event, deps: EventDeps): Pr
       return applyInvoicePaid(event, deps);
     case 'invoice.payment_failed':
       return applyInvoicePaymentFailed(event, deps);
+    case 'payment_intent.succeeded':
+      return paymentSucceeded(event.data.object, deps);
+    case 'payment_intent.payment_failed':
+      return paymentFailed(event.data.object, deps);
     default:
       return effect('ignored');
   }
+}
+
+/**
+ * A PaymentIntent succeeded: an auto-recharge's credits, once (auto-recharge.ts); or a Checkout payment that saved
+ * its card for off-session use, which auto-recharge will charge.
+ */
+async function paymentSucceeded(intent: Stripe.PaymentIntent, deps: EventDeps): Promise<EventEffect> {
+  const attemptId = await attemptOfIntent(deps.em, intent);
+  if (attemptId) {
+    const outcome = await rechargeSucceeded(deps.em, deps.ledger, attemptId, intent);
+    return effect(outcome === 'credited' ? 'recharged' : outcome === 'already-credited' ? 'already-recharged' : outcome, `${attemptId} (${intent.id})`);
+  }
+  if (intent.metadata?.kind === 'auto_recharge') return rejected('unknown-attempt', `payment ${intent.id} names auto-recharge ${intent.metadata.autoRechargeAttemptId ?? '(none)'}, which does not exist`);
+  return (await rememberSavedCard(deps.em, intent)) ? effect('card-saved', intent.id) : effect('ignored', intent.id);
+}
+
+/** A PaymentIntent failed: an auto-recharge's attempt fails, with Stripe's reason. Nothing else is affected. */
+async function paymentFailed(intent: Stripe.PaymentIntent, deps: EventDeps): Promise<EventEffect> {
+  const attemptId = await attemptOfIntent(deps.em, intent);
+  if (!attemptId) return effect('ignored', intent.id);
+  const problem = intent.last_payment_error;
+  const reason = [problem?.code ?? intent.status, problem?.decline_code].filter(Boolean).join(': ');
+  const outcome = await rechargeFailed(deps.em, attemptId, reason, intent.id);
+  return effect(outcome === 'already-resolved' ? 'already-resolved' : 'recharge-failed', `${attemptId}: ${reason}`, 'warn');
 }
 
 async function creditSession(session: Stripe.Checkout.Session, deps: EventDeps): Promise<EventEffect> {

@@ -20,6 +20,7 @@ export const ErrorCode = {
   LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
   SPEND_LIMIT_EXCEEDED: 'SPEND_LIMIT_EXCEEDED',
   CONFLICT: 'CONFLICT',
+  PAYMENT_METHOD_REQUIRED: 'PAYMENT_METHOD_REQUIRED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -101,4 +102,11 @@ export const subscriptionIsLive = (subscriptionStatus: string, action: string) =
     ErrorCode.CONFLICT,
     `This account already has a live subscription (${subscriptionStatus.toUpperCase()}): ${action} in the billing portal (createBillingPortalSession), or cancel the subscription first`,
     { subscriptionStatus: subscriptionStatus.toUpperCase() },
+  );
+
+/** Off-session payments (auto-recharge) need a card saved by an earlier Checkout purchase. */
+export const paymentMethodRequired = () =>
+  new DomainError(
+    ErrorCode.PAYMENT_METHOD_REQUIRED,
+    'Auto-recharge needs a saved card: buy a credit pack through Checkout first (it saves the card for later payments)',
   );

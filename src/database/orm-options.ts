@@ -64,6 +64,9 @@ export function baseOrmOptions({ clientUrl, entities, poolMax = 20, statementTim
       silent: true,
       emit: 'ts',
     },
+    // The outbox's triggers and functions are written by hand in the migrations (Migration20261206000000_event_sources),
+    // not declared on entities: the schema differ leaves them alone instead of proposing to drop them.
+    schemaGenerator: { ignoreTriggers: true, ignoreRoutines: true },
     seeder: { path: './seeders', pathTs: './seeders', defaultSeeder: 'DatabaseSeeder', emit: 'ts' },
   });
 }

@@ -7,12 +7,15 @@ import type { RequestContext } from '../core/context.js';
 import { DateTimeScalar } from '../core/date-time.js';
 import { forbidden, unauthenticated } from '../core/errors.js';
 import { OrganizationAllowanceResolver, UserAllowanceResolver } from '../credits/allowance.resolver.js';
+import { LowBalanceResolver, OrganizationLowBalanceResolver, UserLowBalanceResolver } from '../credits/low-balance.resolver.js';
+import { AutoRechargeResolver, OrganizationAutoRechargeResolver, UserAutoRechargeResolver } from '../billing/auto-recharge.resolver.js';
 import { CreditActorResolver, CreditsResolver, OrganizationCreditsResolver, UserCreditsResolver, WorkshopCreditsResolver } from '../credits/credits.resolver.js';
 import { OrganizationMemberResolver, OrganizationResolver, UserOrganizationsResolver } from '../organizations/organization.resolver.js';
 import { AccountListsResolver, ReservationPeopleResolver } from '../credits/account-lists.resolver.js';
 import { ReservationsResolver } from '../credits/reservations.resolver.js';
 import { UsageResolver } from '../credits/usage.resolver.js';
 import { UserResolver } from '../users/user.resolver.js';
+import { WebhooksResolver } from '../events/webhooks.resolver.js';
 import { UserWorkshopsResolver, WorkshopResolver } from '../workshops/workshop.resolver.js';
 import { toGraphQLError } from './errors.js';
 
@@ -40,8 +43,15 @@ export const resolvers = [
   UsageResolver,
   UserAllowanceResolver,
   OrganizationAllowanceResolver,
+  LowBalanceResolver,
+  UserLowBalanceResolver,
+  OrganizationLowBalanceResolver,
+  AutoRechargeResolver,
+  UserAutoRechargeResolver,
+  OrganizationAutoRechargeResolver,
   CreditPackResolver,
   BillingResolver,
+  WebhooksResolver,
 ] as const;
 
 export function buildTallySchema(): Promise<GraphQLSchema> {

@@ -35,7 +35,7 @@ describe('createCheckoutSession', () => {
       customer: customerId,
       client_reference_id: userId,
       metadata: { userId, packId: PACKS.small.id },
-      payment_intent_data: { metadata: { userId, packId: PACKS.small.id } },
+      payment_intent_data: { metadata: { userId, packId: PACKS.small.id }, setup_future_usage: 'off_session' },
       success_url: `${APP_URL}/billing/success?session_id={CHECKOUT_SESSION_ID}`,
       cancel_url: `${APP_URL}/billing/cancel`,
       line_items: [{ quantity: '1', price_data: { currency: 'usd', unit_amount: '1000', product_data: { name: 'Small' } } }],

@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 
 describe('credit job settings', () => {
   it('default to a 30 s sweep and no plan settings (the plans table as it is)', () => {
-    expect(loadConfig({}).credits).toEqual({ sweepIntervalSeconds: 30, planAllowances: new Map(), allowanceRolloverCap: 0, planPrices: new Map() });
+    expect(loadConfig({}).credits).toEqual({ sweepIntervalSeconds: 30, planAllowances: new Map(), allowanceRolloverCap: 0, planPrices: new Map(), autoRechargeIntervalMs: 1000 });
   });
 
   it('read PLAN_PRICES as plan:price pairs, each plan and price once', () => {

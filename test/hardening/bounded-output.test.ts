@@ -22,6 +22,8 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { MAX_PAGE_SIZE } from '../../src/core/pagination.js';
+import { MAX_EVENT_PAYLOAD_BYTES } from '../../src/events/outbox.js';
+import { MAX_RESPONSE_BODY_BYTES } from '../../src/events/webhook-client.js';
 import { estimateCost, MAX_COST, MAX_RESPONSE_BYTES } from '../../src/graphql/cost.js';
 import { buildTallySchema } from '../../src/graphql/schema.js';
 import { codesOf } from '../support/errors.js';
@@ -114,7 +116,11 @@ function heaviest(
       const named = getNamedType(field.type);
       const weighty = (costOf?.(type.name, field.name) ?? 1) > 1;
       if (isLeafType(named) && depth + 1 <= shape.depth && (!shape.dense || weighty)) selections.push(`${field.name}${args}`);
-      if (isObjectType(named) && depth + 2 <= shape.depth) selections.push(`${field.name}${args} { ...${fragmentFor(named, depth + 1)} }`);
+      if (isObjectType(named) && depth + 2 <= shape.depth) {
+        // A child that can select nothing at its depth (all its fields are objects) is left out.
+        const child = fragmentFor(named, depth + 1);
+        if (fragments.get(child) !== '') selections.push(`${field.name}${args} { ...${child} }`);
+      }
     }
     const firstLeaf = Object.values(type.getFields()).find((field) => isLeafType(getNamedType(field.type)) && requiredArgs(field).length === 0);
     if (shape.dense && firstLeaf && !selections.some((selection) => !selection.includes('{'))) selections.unshift(firstLeaf.name);
@@ -176,14 +182,14 @@ describe('the output of an admitted operation is bounded', () => {
     // Worst-case data, written in SQL with the ledger kept sound (checked below): a GRANT, then one CONSUMPTION of
     // 1 per row in posting order, balanceAfter running, the balance their sum; effective_at grows with posting_seq.
     await server.sql.query(
-      `insert into workshops (id, user_id, title, status, created_at, updated_at, credit_consumed_at)
-       select 'ws_h' || lpad(g::text, 4, '0'), $1, repeat($2, 200), 'active', now() - g * interval '1 minute', now(), now()
+      `insert into workshops (id, user_id, account_id, title, status, created_at, updated_at, credit_consumed_at)
+       select 'ws_h' || lpad(g::text, 4, '0'), $1, $1, repeat($2, 200), 'active', now() - g * interval '1 minute', now(), now()
        from generate_series(1, $3::int) g`,
       [heavyId, CJK, WORKSHOPS],
     );
     const key = (prefix: string) => `rpad(${prefix} || g || '-', 255, $2)`;
     await server.sql.query(
-      `insert into credit_transactions (id, user_id, type, status, amount, balance_after, description, feature, idempotency_key, workshop_id, metadata)
+      `insert into credit_transactions (id, account_id, type, status, amount, balance_after, description, feature, idempotency_key, workshop_id, metadata)
        select 'ctx_h' || lpad(g::text, 8, '0'), $1,
               case when g = 0 then 'grant' else 'consumption' end, 'completed',
               case when g = 0 then $3::int + 1000 else -1 end, 0,
@@ -199,14 +205,19 @@ describe('the output of an admitted operation is bounded', () => {
       `update credit_transactions t set balance_after = s.running, effective_at = s.at, created_at = s.at
        from (select id, sum(amount) over (order by posting_seq) as running,
                     now() - interval '400 days' + interval '400 days' * ((row_number() over (order by posting_seq)) - 1)::float8 / count(*) over () as at
-             from credit_transactions where user_id = $1) s
+             from credit_transactions where account_id = $1) s
        where t.id = s.id`,
       [heavyId],
     );
     const claim = CJK.repeat(512);
     await server.sql.query(
-      `update users set credit_balance = (select sum(amount) from credit_transactions where user_id = $1 and status = 'completed'),
-              email = $2, first_name = $2, last_name = $2, image_url = $2, company = $2, stripe_customer_id = 'cus_' || repeat('x', 14),
+      `update accounts set credit_balance = (select sum(amount) from credit_transactions where account_id = $1 and status = 'completed'),
+              stripe_customer_id = 'cus_' || repeat('x', 14)
+       where id = $1`,
+      [heavyId],
+    );
+    await server.sql.query(
+      `update users set email = $2, first_name = $2, last_name = $2, image_url = $2, company = $2,
               onboarding_complete = true, onboarding_completed_at = now()
        where id = $1`,
       [heavyId, claim],
@@ -235,6 +246,24 @@ describe('the output of an admitted operation is bounded', () => {
       to: new Date(now).toISOString(),
       window: 'DAY',
     });
+    // An organization of the heavy user, and a webhook endpoint (the heavy user is the admin) with 101 deliveries of
+    // events with the largest payload and the longest kept response body.
+    const organization = await send('mutation { createOrganization(input: { name: "Heavy" }) { id } }');
+    idsByRoot.organization = (organization.data?.createOrganization as { id: string }).id;
+    const endpoint = await send('mutation { createWebhookEndpoint(input: { url: "https://hooks.example.com/heavy", eventTypes: ["*"] }) { id } }');
+    values.endpointId = (endpoint.data?.createWebhookEndpoint as { id: string }).id;
+    await server.sql.query(
+      `insert into events (id, account_id, seq, type, payload, dispatched_at)
+       select 'evt_h' || lpad(g::text, 4, '0'), $1, 1000000 + g, 'credits.consumed', jsonb_build_object('note', repeat('x', $2::int)), now()
+       from generate_series(1, $3::int) g`,
+      [heavyId, MAX_EVENT_PAYLOAD_BYTES - 20, ROWS_PER_LIST],
+    );
+    await server.sql.query(
+      `insert into webhook_deliveries (id, endpoint_id, event_id, status, attempts, last_response_status, last_response_body, last_error)
+       select 'msg_h' || lpad(g::text, 4, '0'), $1, 'evt_h' || lpad(g::text, 4, '0'), 'failed', 10, 500, repeat($2, $3::int), repeat($2, 500)
+       from generate_series(1, $4::int) g`,
+      [values.endpointId, CJK, MAX_RESPONSE_BODY_BYTES, ROWS_PER_LIST],
+    );
     idsByRoot.workshop = 'ws_h0001';
     idsByRoot.reservation = reservationId;
     idsByRoot.user = heavyId;
@@ -397,13 +426,13 @@ describe('the output of an admitted operation is bounded', () => {
       const created = await send('mutation { createWorkshop(input: { title: "one workshop" }) { id } }', {}, sub);
       workshopId = (created.data?.createWorkshop as { id: string }).id;
       await server.sql.query(
-        `insert into credit_transactions (id, user_id, type, status, amount, balance_after, description, workshop_id, effective_at)
+        `insert into credit_transactions (id, account_id, type, status, amount, balance_after, description, workshop_id, effective_at)
          select 'ctx_r' || lpad(g::text, 8, '0'), u.id, case when g = 0 then 'grant' else 'consumption' end, 'completed',
                 case when g = 0 then 100 else -1 end, case when g = 0 then 100 else 100 - g end, 'row ' || g, w.id, now()
          from generate_series(0, 40) g, users u, workshops w where u.clerk_user_id = $1 and w.id = $2 order by g`,
         [sub, workshopId],
       );
-      await server.sql.query(`update users set credit_balance = 60 where clerk_user_id = $1`, [sub]);
+      await server.sql.query(`update accounts set credit_balance = 60 where id = (select id from users where clerk_user_id = $1)`, [sub]);
       expect(await creditProblems(server, await userIdOf(server, sub))).toEqual([]);
     });
 

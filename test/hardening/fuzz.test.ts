@@ -624,7 +624,7 @@ function variablesArbitrary(field: GraphQLField<unknown, unknown>, world: World)
  * their ledgers still sound. Per row, the columns that catch-up may change:
  */
 const CATCH_UP_ROWS: Record<string, { key: string; mutable: string[] }> = {
-  users: { key: 'id', mutable: ['credit_balance', 'held_credits', 'expiring_credits', 'updated_at'] },
+  accounts: { key: 'id', mutable: ['credit_balance', 'held_credits', 'expiring_credits', 'open_reservations', 'updated_at'] },
   reservations: { key: 'id', mutable: ['status', 'resolved_at'] },
   credit_grants: { key: 'transaction_id', mutable: ['remaining'] },
 };
@@ -707,7 +707,7 @@ async function fingerprinter(server: TestServer) {
         if (table === 'credit_grants' && !(Number(now_.remaining) < Number(old.remaining) && lapsed(now_))) {
           return `changed grant ${key}: remaining ${String(old.remaining)} -> ${String(now_.remaining)}, expires_at ${String(now_.expires_at)}`;
         }
-        if (table === 'users') movedUsers.push(String(now_.id));
+        if (table === 'accounts') movedUsers.push(String(now_.id));
       }
       for (const userId of movedUsers) {
         const problems = await creditProblems(server, userId);
@@ -768,8 +768,8 @@ describe('fuzzing every root field of the schema', () => {
     // ledger kept consistent: one GRANT row that is the whole balance).
     const richId = await userIdOf(server, uniqueSub('fuzz_rich'));
     await grantAsAdmin(server, richId, 1_000_000);
-    await server.sql.query('update users set credit_balance = 2147000000 where id = $1', [richId]);
-    await server.sql.query('update credit_transactions set amount = 2147000000, balance_after = 2147000000 where user_id = $1', [richId]);
+    await server.sql.query('update accounts set credit_balance = 2147000000 where id = $1', [richId]);
+    await server.sql.query('update credit_transactions set amount = 2147000000, balance_after = 2147000000 where account_id = $1', [richId]);
 
     const ids: World['ids'] = { usr: [userId, adminId, otherId, richId], ws: [], ctx: [], rsv: [], pack: [] };
     const workshop = async (sub: string, title: string) =>

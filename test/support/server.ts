@@ -5,6 +5,8 @@ import { print, type GraphQLFormattedError } from 'graphql';
 import { createApp } from '../../src/app.js';
 import { syncPlans } from '../../src/billing/plans.js';
 import { createStripeClient } from '../../src/billing/stripe.js';
+import { startWebhookWorkers } from '../../src/events/webhook-workers.js';
+import type { HostResolver } from '../../src/events/network-guard.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { ormOptions } from '../../src/orm.js';
 import { createTokenVerifier } from '../../src/graphql/auth.js';
@@ -48,6 +50,8 @@ export interface TestServerOptions {
   databaseUrl?: string;
   /** Sees every SQL statement the server's ORM sends (instrumentation for statement-count tests). */
   onQuery?: (sql: string) => void;
+  /** How the webhook workers resolve endpoint host names (the system's resolver by default). */
+  resolver?: HostResolver;
 }
 
 /** The real server (Express + Apollo + MikroORM) on a fresh database clone, listening on a random port. */
@@ -74,6 +78,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     stripe: createStripeClient(config.stripe),
   };
   const { app, apollo, startDraining } = await createApp(services);
+  // As main.ts does once serving (off unless the test sets WEBHOOK_WORKER_INTERVAL_MS).
+  const webhookWorkers = startWebhookWorkers({ orm, log: services.log, config: config.webhooks, resolver: options.resolver });
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });
@@ -117,6 +123,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await apollo.stop();
+      await webhookWorkers.stop();
       await orm.close();
       await sql.end();
     },

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PaymentIntentBook } from './stripe-payment-intents.js';
 import { StripeApiError, SubscriptionBook, type Changed, type Price } from './stripe-subscriptions.js';
 
 /**
@@ -50,6 +51,8 @@ export interface StripeStandIn {
   prices: Map<string, Price>;
   /** Subscriptions, their invoices and portal sessions, and what the customer and Stripe's clock do to them. */
   billing: SubscriptionBook;
+  /** Saved cards and off-session PaymentIntents (auto-recharge). */
+  payments: PaymentIntentBook;
   /** The customer completes a subscription-mode session: the subscription starts, its first invoice is paid. */
   completeSubscriptionSession(sessionId: string, options?: { at?: number }): Changed & { session: StripeObject };
   requestsTo(method: string, path: string): RecordedRequest[];
@@ -116,6 +119,7 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
   const disputes = new Map<string, StripeObject>();
   const prices = new Map<string, Price>();
   const book = new SubscriptionBook(prices, customers);
+  const payments = new PaymentIntentBook(customers);
   const idempotency = new Map<string, { fingerprint: string; status: number; body: StripeObject }>();
   let failures: (InjectedFailure & { remaining: number })[] = [];
   const delays = new Map<string, number>();
@@ -261,7 +265,7 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
       if (!found) throw new StripeApiError(404, 'invalid_request_error', `No such charge: '${chargePath[1]}'`, 'resource_missing', 'id');
       return clone(found);
     }
-    const answered = book.route(method, path, body);
+    const answered = book.route(method, path, body) ?? payments.route(method, path, body);
     if (answered) return answered;
     throw new StripeApiError(404, 'invalid_request_error', `Unrecognized request URL (${method}: ${path}).`);
   };
@@ -328,7 +332,9 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
     } catch (error) {
       if (!(error instanceof StripeApiError)) throw error;
       status = error.status;
-      result = { error: { type: error.type, message: error.message, ...(error.code ? { code: error.code } : {}), ...(error.param ? { param: error.param } : {}) } };
+      result = {
+        error: { type: error.type, message: error.message, ...(error.code ? { code: error.code } : {}), ...(error.param ? { param: error.param } : {}), ...error.extra },
+      };
     }
     // Like Stripe, a 4xx answer is saved under its key too; only 5xx answers may be retried for a new result.
     if (idempotencyKey && method === 'POST' && status < 500) idempotency.set(idempotencyKey, { fingerprint, status, body: clone(result) });
@@ -362,6 +368,9 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
     charges.set(charge.id, charge);
     chargeByIntent.set(intent, charge.id);
     target.payment_intent = intent;
+    // A Checkout payment asked to keep its card for later (off-session) charges saves it on the customer.
+    const intentData = target.payment_intent_data_requested as { setup_future_usage?: string } | null;
+    if (intentData?.setup_future_usage === 'off_session' && typeof target.customer === 'string') payments.saveCard(target.customer);
   };
 
   const chargeFor = (paymentIntentId: string): StripeObject => {
@@ -379,6 +388,7 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
     refunds,
     prices,
     billing: book,
+    payments,
     completeSubscriptionSession: (sessionId, options) => book.subscribe(session(sessionId), options),
     requestsTo: (method, path) => requests.filter((r) => r.method === method && r.path === path),
     fail(failure) {

@@ -25,6 +25,8 @@ export class StripeApiError extends Error {
     message: string,
     readonly code?: string,
     readonly param?: string,
+    /** More fields of Stripe's error object (a card error's `payment_intent`, `decline_code`). */
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(message);
   }

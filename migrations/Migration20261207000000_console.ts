@@ -4,8 +4,8 @@ import { Migration } from '@mikro-orm/migrations';
  * Who resolved a hold, and why: an operator who releases a stuck hold from the console gives a reason, kept on the
  * reservation beside who did it (a capture records who captured). Additive: existing rows keep null.
  */
-export class Migration20261206000000_console extends Migration {
-  override name = 'Migration20261206000000_console';
+export class Migration20261207000000_console extends Migration {
+  override name = 'Migration20261207000000_console';
 
   override up(): void {
     this.addSql(`alter table "reservations" add column "resolved_by_id" text null, add column "resolution_reason" text null;`);

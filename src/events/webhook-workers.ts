@@ -1,0 +1,112 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { WebhookConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import { claimDueAttempts, settleAttempt, type ClaimedAttempt } from './deliveries.js';
+import { dispatchEvents } from './dispatcher.js';
+import { webhookBody } from './event-body.js';
+import { systemResolver, type HostResolver } from './network-guard.js';
+import { signatureHeaders } from './signing.js';
+import { postWebhook } from './webhook-client.js';
+
+/** Events fanned out per dispatcher transaction, and at most this many transactions per round. */
+const DISPATCH_BATCH = 100;
+const DISPATCH_ROUNDS = 10;
+
+/**
+ * A lease outlasts the longest an attempt can take (timeoutMs bounds it whole) twice over, plus time to record the
+ * outcome; only then does another instance take a delivery whose sender went silent.
+ */
+export const leaseMs = (timeoutMs: number) => 2 * timeoutMs + 5_000;
+
+export interface WebhookWorkersOptions {
+  orm: MikroORM;
+  log: Logger;
+  config: WebhookConfig;
+  resolver?: HostResolver;
+}
+
+export interface WebhookWorkers {
+  /** Stops claiming, then waits for the round and the attempts under way (each bounded by the timeout). */
+  stop(): Promise<void>;
+}
+
+/**
+ * One instance's share of webhook delivery. Each round (every WEBHOOK_WORKER_INTERVAL_MS, and again whenever an
+ * attempt finishes) fans out new events, then claims as many due attempts as it has free slots and sends them
+ * without waiting: at most `concurrency` in flight, at most `endpointConcurrency` per endpoint. Sending happens
+ * outside any transaction and off the request path, so a slow endpoint holds a slot, never a request or a lock.
+ * Every instance runs this; claims with SKIP LOCKED and leases keep them out of each other's way.
+ */
+export function startWebhookWorkers({ orm, log, config, resolver = systemResolver }: WebhookWorkersOptions): WebhookWorkers {
+  const inFlight = new Set<Promise<void>>();
+  let timer: NodeJS.Timeout | undefined;
+  let round: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+
+  const attempt = async (claimed: ClaimedAttempt) => {
+    const body = JSON.stringify(webhookBody(claimed.event));
+    const headers = signatureHeaders(String(claimed.event.id), body, claimed.secrets, new Date());
+    const outcome = await postWebhook(claimed.url, body, { ...headers }, { ...config, resolver });
+    const status = await settleAttempt(orm.em.fork(), claimed, outcome, config.retryBaseMs);
+    const fields = { deliveryId: claimed.deliveryId, endpointId: claimed.endpointId, eventId: claimed.event.id, attempt: claimed.attempt, status };
+    if (outcome.ok) log.debug(fields, 'webhook delivered');
+    else log.warn({ ...fields, responseStatus: outcome.status, error: outcome.error }, 'webhook attempt failed');
+  };
+
+  const start = (claimed: ClaimedAttempt) => {
+    const running: Promise<void> = attempt(claimed)
+      .catch((error: unknown) => log.error({ err: error, deliveryId: claimed.deliveryId }, 'webhook attempt not recorded; it is retried when its lease runs out'))
+      .finally(() => {
+        inFlight.delete(running);
+        wake();
+      });
+    inFlight.add(running);
+  };
+
+  const runRound = async () => {
+    const em = orm.em.fork();
+    try {
+      for (let i = 0; i < DISPATCH_ROUNDS; i++) {
+        if ((await dispatchEvents(em, DISPATCH_BATCH)) < DISPATCH_BATCH) break;
+      }
+      const free = config.concurrency - inFlight.size;
+      if (free <= 0 || stopped) return;
+      const claimed = await claimDueAttempts(em, { limit: free, perEndpoint: config.endpointConcurrency, leaseMs: leaseMs(config.timeoutMs) });
+      for (const next of claimed) start(next);
+    } catch (error) {
+      log.error({ err: error }, 'webhook round failed; retrying next interval');
+    }
+  };
+
+  const schedule = () => {
+    if (stopped) return;
+    clearTimeout(timer);
+    timer = setTimeout(wake, config.workerIntervalMs);
+    timer.unref();
+  };
+
+  function wake() {
+    if (stopped) return;
+    if (round) {
+      again = true;
+      return;
+    }
+    again = false;
+    round = runRound().finally(() => {
+      round = undefined;
+      if (again) wake();
+      else schedule();
+    });
+  }
+
+  if (config.workerIntervalMs > 0) wake();
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await round;
+      await Promise.all([...inFlight]);
+    },
+  };
+}
