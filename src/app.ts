@@ -21,19 +21,21 @@ import { stripeWebhookRoute } from './ops/stripe-webhook.js';
 
 export interface App {
   app: express.Express;
+  /** The schema Apollo serves, also served over WebSocket (graphql/live-server.ts). */
+  schema: GraphQLSchema;
   apollo: ApolloServer<RequestContext>;
   /** From now on /readyz answers 503, so load balancers stop sending new requests (shutdown). */
   startDraining(): void;
 }
 
 /** The HTTP surface: /graphql, /webhooks/stripe, the operator's /healthz, /readyz and /metrics, and the /console page. */
-export async function createApp(services: Services, givenSchema?: GraphQLSchema): Promise<App> {
+export async function createApp(services: Services, schema?: GraphQLSchema): Promise<App> {
   const { config, log, orm } = services;
   const metrics = await createMetrics(orm);
   stopStatementsOfGoneClients(orm);
   const rateLimiter = new RateLimiter(config.rateLimit);
-  const schema = givenSchema ?? (await buildTallySchema());
-  const apollo = createApolloServer(services, schema, metrics, rateLimiter);
+  const served = schema ?? (await buildTallySchema());
+  const apollo = createApolloServer(services, served, metrics, rateLimiter);
   await apollo.start();
 
   const app = express();
@@ -61,7 +63,7 @@ export async function createApp(services: Services, givenSchema?: GraphQLSchema)
 
   // The console is a page like any client's: every action it takes goes through /graphql and its admin checks.
   if (config.consoleEnabled) {
-    app.use('/console', consoleRoutes({ assetsDir: consoleAssetsDir(import.meta.dirname), capabilities: consoleCapabilities(schema) }));
+    app.use('/console', consoleRoutes({ assetsDir: consoleAssetsDir(import.meta.dirname), capabilities: consoleCapabilities(served) }));
   }
 
   app.use((_req, res) => {
@@ -70,6 +72,7 @@ export async function createApp(services: Services, givenSchema?: GraphQLSchema)
   app.use(httpErrorHandler(log));
   return {
     app,
+    schema: served,
     apollo,
     startDraining: () => {
       draining = true;

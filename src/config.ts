@@ -93,6 +93,8 @@ export interface WebhookConfig {
   allowPrivateNetworks: boolean;
   /** Endpoint URLs must be https: (always in production). */
   requireHttps: boolean;
+  /** Live balance subscriptions (WebSocket) one user may hold open on an instance (LIVE_MAX_CONNECTIONS_PER_USER). */
+  liveConnectionsPerUser: number;
 }
 
 export interface CreditJobsConfig {
@@ -340,6 +342,7 @@ export function loadConfig(env: Env = process.env): Config {
     webhooks: {
       // Off by default under test, where statement-counting tests would see the workers' polling; tests of delivery set it.
       workerIntervalMs: integer(env, 'WEBHOOK_WORKER_INTERVAL_MS', nodeEnvValue === 'test' ? 0 : 1_000, 0, 3_600_000),
+      liveConnectionsPerUser: integer(env, 'LIVE_MAX_CONNECTIONS_PER_USER', 10, 1, 1_000),
       timeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
       retryBaseMs: integer(env, 'WEBHOOK_RETRY_BASE_MS', 5_000, 1, 3_600_000),
       concurrency: integer(env, 'WEBHOOK_CONCURRENCY', 16, 1, 256),

@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
+import { startLiveEvents } from './events/live-events.js';
+import { attachLiveServer } from './graphql/live-server.js';
 import { syncPlans } from './billing/plans.js';
 import { startRechargeWorker } from './billing/recharge-worker.js';
 import { createStripeClient } from './billing/stripe.js';
@@ -88,15 +90,21 @@ async function main() {
     stripe: createStripeClient(config.stripe),
   };
   if (!services.stripe) log.warn('STRIPE_SECRET_KEY is not set: createCheckoutSession answers BILLING_NOT_CONFIGURED');
-  const { app, apollo, startDraining } = await createApp(services);
+  // Committed events of every instance, for live balance subscriptions (LISTEN on a connection of its own).
+  const liveEvents = await startLiveEvents(database.orm, log);
+  services.liveEvents = liveEvents;
+  const { app, apollo, startDraining, schema } = await createApp(services);
 
   const server: Server = await new Promise((resolve, reject) => {
     const listening = app.listen(config.port, (error?: Error) => (error ? reject(error) : resolve(listening)));
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
+  const liveServer = attachLiveServer(server, services, schema);
   closeOnFailure = async () => {
     server.close();
+    await liveServer.close();
+    await liveEvents.stop();
     await apollo.stop();
     await database.close();
   };
@@ -129,6 +137,8 @@ async function main() {
     stopping = true;
     log.info({ signal }, 'shutting down: finishing in-flight requests');
     startDraining();
+    await liveServer.close();
+    await liveEvents.stop();
     const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());

@@ -23,6 +23,21 @@ export interface AppServices {
   orm: MikroORM;
   /** Absent when STRIPE_SECRET_KEY is not set: billing operations then answer BILLING_NOT_CONFIGURED. */
   stripe?: Stripe;
+  /** The committed events of accounts, as they happen on any instance (events/live-events.ts); absent: no live updates. */
+  liveEvents?: LiveEventSource;
+}
+
+/** An account's events as they are committed anywhere (the outbox, through PostgreSQL LISTEN/NOTIFY). */
+export interface LiveEvent {
+  accountId: string;
+  seq: string;
+  type: string;
+  payload: Record<string, unknown>;
+}
+
+export interface LiveEventSource {
+  /** Calls `listener` with each of the account's events from now on; answers the function that stops it. */
+  subscribe(accountId: string, listener: (event: LiveEvent) => void): () => void;
 }
 
 /**

@@ -2,19 +2,20 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { prefixedId } from '../core/ids.js';
 import { pgTextArray, type Row } from '../database/rows.js';
 import { wantsEvent } from './event-types.js';
+import { announcements, LIVE_CHANNEL } from './live-events.js';
 
 /**
  * The dispatcher: turns committed events into deliveries. One transaction claims the oldest undispatched events
  * with FOR UPDATE SKIP LOCKED (so instances running it at once take different events and never wait on each
  * other), writes one pending delivery per enabled endpoint subscribed to the event's type, and marks the events
- * dispatched. The unique (endpoint, event) index of first deliveries makes a repeat harmless. An event is matched
+ * dispatched, and announces them for live updates (NOTIFY, delivered at commit). The unique (endpoint, event) index of first deliveries makes a repeat harmless. An event is matched
  * against the endpoints that exist when it is dispatched: an endpoint created later does not receive older events,
  * and a disabled one misses those dispatched while it is disabled.
  */
 export async function dispatchEvents(em: EntityManager, batchSize: number): Promise<number> {
   return em.transactional(async (tx) => {
     const events = await tx.execute<Row[]>(
-      'select id, type from events where dispatched_at is null order by created_at limit ? for update skip locked',
+      'select id, type, account_id, seq from events where dispatched_at is null order by created_at limit ? for update skip locked',
       [batchSize],
     );
     if (events.length === 0) return 0;
@@ -40,6 +41,10 @@ export async function dispatchEvents(em: EntityManager, batchSize: number): Prom
       );
     }
     await tx.execute('update events set dispatched_at = now() where id = any(?::text[])', [pgTextArray(events.map((event) => String(event.id)))]);
+    // Live updates on every instance (live-events.ts): announced with this transaction's commit, so never before it.
+    for (const payload of announcements(events.map((event) => [String(event.account_id), String(event.seq)]))) {
+      await tx.execute('select pg_notify(?, ?)', [LIVE_CHANNEL, payload]);
+    }
     return events.length;
   });
 }

@@ -3,6 +3,8 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type GraphQLFormattedError } from 'graphql';
 import { createApp } from '../../src/app.js';
+import { startLiveEvents } from '../../src/events/live-events.js';
+import { attachLiveServer } from '../../src/graphql/live-server.js';
 import { syncPlans } from '../../src/billing/plans.js';
 import { createStripeClient } from '../../src/billing/stripe.js';
 import { startWebhookWorkers } from '../../src/events/webhook-workers.js';
@@ -77,12 +79,15 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     verifyToken: createTokenVerifier(config.auth),
     stripe: createStripeClient(config.stripe),
   };
-  const { app, apollo, startDraining } = await createApp(services);
+  const liveEvents = await startLiveEvents(orm, services.log);
+  services.liveEvents = liveEvents;
+  const { app, apollo, startDraining, schema } = await createApp(services);
   // As main.ts does once serving (off unless the test sets WEBHOOK_WORKER_INTERVAL_MS).
   const webhookWorkers = startWebhookWorkers({ orm, log: services.log, config: config.webhooks, resolver: options.resolver });
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });
+  const liveServer = attachLiveServer(server, services, schema);
   const address = server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   const sql = sqlPool(databaseUrl);
@@ -120,6 +125,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     as: (subject, claims) => client(subject === undefined ? undefined : async () => `Bearer ${await tokenFor(subject, claims)}`),
     withAuthorization: (header) => client(async () => header),
     async close() {
+      await liveServer.close();
+      await liveEvents.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await apollo.stop();
