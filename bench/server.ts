@@ -44,6 +44,8 @@ export async function startApi(options: { databaseUrl: string; jwtSecret: string
       RATE_LIMIT_MUTATIONS_PER_MINUTE: '0',
       RATE_LIMIT_QUERIES_PER_MINUTE: '0',
       RATE_LIMIT_ANONYMOUS_PER_MINUTE: '0',
+      // More settings for the API under test, e.g. BENCH_API_ENV='{"DATABASE_PREPARED_STATEMENTS":"false"}'.
+      ...(process.env.BENCH_API_ENV ? (JSON.parse(process.env.BENCH_API_ENV) as Record<string, string>) : {}),
     },
     stdio: ['ignore', fd, fd],
   });

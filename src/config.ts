@@ -32,6 +32,11 @@ export interface StripeConfig {
 export interface DatabaseConfig {
   /** statement_timeout of the serving pool's connections, in ms; 0 turns it off (DATABASE_STATEMENT_TIMEOUT_MS). */
   statementTimeoutMs: number;
+  /**
+   * The hot statements as named, server-side prepared statements (DATABASE_PREPARED_STATEMENTS, default true). Turn it
+   * off behind a transaction pooler that cannot keep them (PgBouncer before 1.21 in transaction mode).
+   */
+  preparedStatements: boolean;
 }
 
 export interface RateLimitConfig {
@@ -56,6 +61,11 @@ export interface Config {
   dataDir: string;
   auth: AuthConfig;
   adminUserIds: ReadonlySet<string>;
+  /**
+   * How long a process remembers a token subject's user id, so that requests skip the viewer lookup
+   * (VIEWER_CACHE_SECONDS; 0: look up every request). It bounds how long a user deleted in the database is served.
+   */
+  viewerCacheSeconds: number;
   starterCredits: number;
   workshopCreditCost: number;
   /** What one user can pile up for free (MAX_OPEN_RESERVATIONS, MAX_WORKSHOPS). */
@@ -314,10 +324,14 @@ export function loadConfig(env: Env = process.env): Config {
     isProduction: nodeEnvValue === 'production',
     port,
     databaseUrl,
-    database: { statementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 5_000, 0, 3_600_000) },
+    database: {
+      statementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 5_000, 0, 3_600_000),
+      preparedStatements: boolean(env, 'DATABASE_PREPARED_STATEMENTS', true),
+    },
     dataDir,
     auth,
     adminUserIds,
+    viewerCacheSeconds: integer(env, 'VIEWER_CACHE_SECONDS', 30, 0, 3_600),
     starterCredits: integer(env, 'STARTER_CREDITS', 0, 0, 1_000_000),
     workshopCreditCost: integer(env, 'WORKSHOP_CREDIT_COST', 1, 1, 1_000_000),
     limits: {

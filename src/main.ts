@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
+import { usePreparedStatements } from './database/native-query.js';
 import { startLiveEvents } from './events/live-events.js';
 import { attachLiveServer } from './graphql/live-server.js';
 import { syncPlans } from './billing/plans.js';
@@ -78,6 +79,7 @@ async function main() {
   const database = await openDatabase(config, log, (clientUrl, options) => ormOptions({ clientUrl, ...options }));
   closeOnFailure = () => database.close();
   checkInterrupted();
+  usePreparedStatements(database.orm, config.database.preparedStatements);
   await syncPlans(database.orm.em.fork(), config.credits, log);
   if (database.target.embedded) await seedIfEmpty(database.orm, config, log);
   checkInterrupted();

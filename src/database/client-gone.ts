@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryConfig } from 'pg';
 import { ClientGoneError, currentRequestScope } from '../request-scope.js';
 
 /** The signal of the request being served, if it has one (statements from jobs and start-up have none). */
@@ -30,10 +30,13 @@ export function stopStatementsOfGoneClients(orm: MikroORM): void {
  * One statement on a pooled client, cancelled on the server if the request's client goes away while it runs (the
  * hot path's native queries, see native-query.ts).
  */
-export async function queryCancellably<T extends Record<string, unknown>>(pool: Pool, text: string): Promise<{ rows: T[]; rowCount: number | null }> {
+export async function queryCancellably<T extends Record<string, unknown>>(
+  pool: Pool,
+  text: string | QueryConfig<unknown[]>,
+): Promise<{ rows: T[]; rowCount: number | null }> {
   const signal = requestSignal();
   throwIfClientGone(signal);
-  if (!signal) return pool.query<T>(text);
+  if (!signal) return pool.query<T>(text as QueryConfig<unknown[]>);
   const client: PoolClient = await pool.connect();
   let cancelling: Promise<unknown> | undefined;
   const cancel = () => {
@@ -42,7 +45,7 @@ export async function queryCancellably<T extends Record<string, unknown>>(pool: 
   };
   signal.addEventListener('abort', cancel, { once: true });
   try {
-    return await client.query<T>(text);
+    return await client.query<T>(text as QueryConfig<unknown[]>);
   } finally {
     signal.removeEventListener('abort', cancel);
     // The connection goes back only once a cancel sent for it has landed: on an idle connection it is ignored,

@@ -6,7 +6,10 @@ import {
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLSchema } from 'graphql';
+import { ErrorCode, isDomainError } from '../core/errors.js';
+import { isDatabaseUnavailable } from '../database/pg-errors.js';
 import type { RequestContext } from '../core/context.js';
 import type { Metrics } from '../ops/metrics.js';
 import { operationCostPlugin } from './cost.js';
@@ -16,6 +19,26 @@ import { graphqlMetricsPlugin } from './graphql-metrics.js';
 import { operationLimits } from './limits.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { Services } from './services.js';
+
+/**
+ * A request that could not be served because the database is unreachable answers HTTP 503, wherever that was found
+ * (building the context, or a resolver), so that load balancers and clients retry as they would for any 503.
+ */
+function unavailableStatusPlugin(): ApolloServerPlugin<RequestContext> {
+  const unavailable = (error: unknown) => {
+    const original = unwrapResolverError(error);
+    return isDatabaseUnavailable(original) || isDomainError(original, ErrorCode.SERVICE_UNAVAILABLE);
+  };
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, response }) {
+          if (errors.some(unavailable) && response.http) response.http.status = 503;
+        },
+      };
+    },
+  };
+}
 
 /** Apollo with Tally's guards: no batching, CSRF prevention, operation limits, a per-user mutation rate limit. */
 export function createApolloServer(
@@ -37,6 +60,7 @@ export function createApolloServer(
     ...limits.plugins,
     operationCostPlugin(),
     inputHygienePlugin(),
+    unavailableStatusPlugin(),
   ];
   return new ApolloServer<RequestContext>({
     schema,

@@ -4,6 +4,8 @@ import { DomainError, serviceUnavailable, unauthenticated } from '../core/errors
 import { ledgerOf } from '../credits/ledger-of.js';
 import { isDatabaseUnavailable } from '../database/pg-errors.js';
 import { provisionUser } from '../identity/provisioning.js';
+import { ViewerCache } from '../identity/viewer-cache.js';
+import { rolesFor } from '../users/roles.js';
 import { requestScopeOf } from '../ops/request-id.js';
 import type { Services } from './services.js';
 import { usersById } from '../users/user-loader.js';
@@ -25,6 +27,7 @@ function bearerToken(req: Request): string | undefined {
  */
 export function contextBuilder(services: Services, rateLimiter: RateLimiter) {
   const { config, log, orm } = services;
+  const viewers = new ViewerCache(config.viewerCacheSeconds * 1000);
   return async ({ req, res }: { req: Request; res: Response }): Promise<RequestContext> => {
     const { requestId } = requestScopeOf(res);
     const context: RequestContext = { em: orm.em.fork(), requestId, log, services, perRequest: new Map() };
@@ -36,9 +39,16 @@ export function contextBuilder(services: Services, rateLimiter: RateLimiter) {
         rateLimiter.takeForAddress(req.ip ?? 'unknown');
         throw error;
       });
+      // Roles come from the configuration on every request, cached viewer or not.
+      const cached = viewers.get(identity);
+      if (cached) {
+        context.viewer = { ...cached, roles: rolesFor(cached.clerkUserId, config.adminUserIds) };
+        return context;
+      }
       const user = await provisionUser(context.em, perRequest(context, ledgerOf), identity, config);
       context.viewer = { id: user.id, clerkUserId: user.clerkUserId, roles: user.roles };
       perRequest(context, usersById).prime(user.id, user);
+      viewers.set(identity, { id: user.id, clerkUserId: user.clerkUserId });
       return context;
     } catch (error) {
       if (error instanceof DomainError) throw toGraphQLError(error);

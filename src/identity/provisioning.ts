@@ -30,7 +30,7 @@ export async function provisionUser(
   const roles = rolesFor(identity.subject, options.adminUserIds);
   // Plain SQL read into a read model: the ORM's query building and entity hydration were a visible share of a
   // consumption's CPU. The viewer is never changed through the ORM; what changes it is SQL (below, onboarding, ledger).
-  const [row] = await queryRows(em, VIEWER_SQL, [identity.subject]);
+  const [row] = await queryRows(em, VIEWER_SQL, [identity.subject], 'tally_viewer');
   let user: User;
   if (!row) {
     await em.transactional(async (tx) => {
@@ -55,7 +55,7 @@ export async function provisionUser(
       if (inserted[0]) await ledger.grantStarterCredits(tx, inserted[0].id, options.starterCredits);
       else await tx.execute(`delete from accounts where id = ? and kind = 'personal'`, [id]);
     });
-    const [created] = await queryRows(em, VIEWER_SQL, [identity.subject]);
+    const [created] = await queryRows(em, VIEWER_SQL, [identity.subject], 'tally_viewer');
     if (!created) throw new Error(`user ${identity.subject} was provisioned but cannot be read back`);
     user = toUser(created, roles);
   } else {

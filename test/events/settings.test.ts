@@ -11,6 +11,7 @@ describe('webhook settings', () => {
       retryBaseMs: 5_000,
       concurrency: 16,
       endpointConcurrency: 4,
+      liveConnectionsPerUser: 10,
       allowPrivateNetworks: false,
       requireHttps: false,
     });

@@ -34,8 +34,7 @@ describe('GraphQL operation limits', () => {
     // 1,000 aliases are some 8,000 tokens: the parser gives up at 1,000, before validation even starts.
     expect(codesOf(bomb.result)[0]).toBe('GRAPHQL_PARSE_FAILED');
     expect(bomb.result.errors?.[0]?.message).toMatch(/tokens/i);
-    // Authenticating the caller is all the SQL there was: the same statements as a request that selects nothing.
-    expect(baseline.sql.length).toBeGreaterThan(0);
+    // Authenticating the caller is all the SQL there was (none once the viewer is known): as a request that selects nothing.
     expect(bomb.sql).toEqual(baseline.sql);
     expect(bomb.sql.join('\n')).not.toMatch(/credit_transactions/);
     expect((await writeCounts(server)).transactions).toBe(rowsBefore);
@@ -50,7 +49,6 @@ describe('GraphQL operation limits', () => {
     expect(eleven.result.status).toBe(400);
     expect(codesOf(eleven.result)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
     expect(eleven.result.errors?.[0]?.message).toMatch(/alias/i);
-    expect(baseline.sql.length).toBeGreaterThan(0);
     expect(eleven.sql).toEqual(baseline.sql);
     expect((await writeCounts(server)).transactions).toBe(rowsBefore);
     expect(await balanceOf(server, aliceId)).toBe(5000);

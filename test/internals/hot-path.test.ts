@@ -6,10 +6,11 @@ import { balanceOf, grantAsAdmin, ledgerRows } from '../support/ledger.js';
 import { ADMIN_SUB, uniqueSub, userIdOf } from '../support/subjects.js';
 
 /**
- * The path every consumption takes is two statements and no transaction: the viewer lookup, then the ledger's
- * single conditional statement. They run outside the ORM's per-statement machinery (database/native-query.ts) but
- * must still be what the ORM would send and still reach its query logger, which is how these tests see them.
- * Internal by design: it asserts on the statements themselves.
+ * The path every consumption takes is one statement and no transaction: the ledger's single conditional statement,
+ * prepared (a named statement, values bound, never inlined). The viewer lookup runs on a subject's first request,
+ * then only when its profile claims change or its cached entry lapses (VIEWER_CACHE_SECONDS). They run outside the
+ * ORM's per-statement machinery (database/native-query.ts) but still reach its query logger, which is how these tests
+ * see them. Internal by design: it asserts on the statements themselves.
  */
 describe('the consumption hot path', () => {
   let server: TestServer;
@@ -26,19 +27,17 @@ describe('the consumption hot path', () => {
   });
   afterAll(() => server.close());
 
-  it('is the viewer lookup and one posting statement, with the request values inlined as the ORM formats them', async () => {
+  it('is one prepared posting statement once the viewer is known, with the values bound, not inlined', async () => {
     const sub = uniqueSub('hot');
     const userId = await userIdOf(server, sub);
     await grantAsAdmin(server, userId, 10);
 
     const { result, sql } = await statements.during(() => consume(sub, "key-with-'quote'"));
     expect(result.errors).toBeUndefined();
-    expect(sql).toHaveLength(2);
-    expect(sql[0]).toMatch(/^select u\.\*, .+ from users u join accounts a on a\.id = u\.id\s+where u\.clerk_user_id = '.+' limit 1$/s);
-    expect(sql[0]).toContain(sub);
-    expect(sql[1]).toMatch(/^\s*with moved as \(\s*update accounts set credit_balance/);
-    // A quote in a value is escaped, not a way out of the literal; the key was stored exactly as sent.
-    expect(sql[1]).toContain("'key-with-''quote'''");
+    expect(sql).toHaveLength(1);
+    expect(sql[0]).toMatch(/^\s*with moved as \(\s*update accounts set credit_balance = credit_balance \+ \$1/);
+    // Values travel as parameters: nothing of the request is in the statement's text.
+    expect(sql[0]).not.toContain('quote');
     expect(sql.join('\n')).not.toMatch(/^(begin|commit)/im);
 
     const rows = await ledgerRows(server, userId);
@@ -46,6 +45,14 @@ describe('the consumption hot path', () => {
     expect(consumed).toMatchObject({ amount: -1, balance_after: 9 });
     expect(result.data).toMatchObject({ consumeCredits: { id: consumed!.id, amount: -1, balanceAfter: 9 } });
     expect(await balanceOf(server, userId)).toBe(9);
+  });
+
+  it('looks the viewer up on a subject’s first request only', async () => {
+    const sub = uniqueSub('hot-first');
+    const first = await statements.during(() => consume(sub, 'first'));
+    expect(first.sql[0]).toMatch(/^select u\.\*, .+ from users u join accounts a on a\.id = u\.id\s+where u\.clerk_user_id = \$1 limit 1$/s);
+    const again = await statements.during(() => server.as(sub).execute(CreditBalanceDocument));
+    expect(again.sql.filter((s) => s.startsWith('select u.*'))).toEqual([]);
   });
 
   it('answers a consumption with the row as stored, dates as ISO-8601', async () => {
@@ -60,13 +67,13 @@ describe('the consumption hot path', () => {
     expect(replay.data).toEqual(first.data);
   });
 
-  it('reads the viewer with one statement, and a changed claim is written back in one more', async () => {
+  it('reads the viewer again when a claim changes, and writes the change back in one more statement', async () => {
     const sub = uniqueSub('hot-viewer');
     await server.as(sub, { email: 'a@example.com' }).execute(MeDocument);
 
     const read = await statements.during(() => server.as(sub, { email: 'a@example.com' }).execute(CreditBalanceDocument));
     expect(read.result.errors).toBeUndefined();
-    expect(read.sql.filter((s) => s.startsWith('select u.*'))).toHaveLength(1);
+    expect(read.sql.filter((s) => s.startsWith('select u.*'))).toHaveLength(0);
     expect(read.sql.join('\n')).not.toMatch(/update users/);
 
     const changed = await statements.during(() => server.as(sub, { email: 'b@example.com' }).execute(MeDocument));

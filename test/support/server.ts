@@ -3,6 +3,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type GraphQLFormattedError } from 'graphql';
 import { createApp } from '../../src/app.js';
+import { usePreparedStatements } from '../../src/database/native-query.js';
 import { startLiveEvents } from '../../src/events/live-events.js';
 import { attachLiveServer } from '../../src/graphql/live-server.js';
 import { syncPlans } from '../../src/billing/plans.js';
@@ -71,6 +72,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ormOptions({ clientUrl: databaseUrl, poolMax: 20, statementTimeoutMs: config.database.statementTimeoutMs, onQuery: options.onQuery }),
   );
   const log = createLogger(config.logLevel);
+  usePreparedStatements(orm, config.database.preparedStatements);
   await syncPlans(orm.em.fork(), config.credits, log);
   const services: Services = {
     config,

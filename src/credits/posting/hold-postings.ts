@@ -28,8 +28,8 @@ const holdParams = (hold: Hold) => ({ id: prefixedId('rsv'), ...hold });
  */
 export async function holdFast(postings: Postings, em: EntityManager, hold: Hold, maxOpen: number, asMember: boolean): Promise<Reservation | undefined> {
   const [row] = asMember
-    ? await queryRows(em, HOLD_MEMBER.text, HOLD_MEMBER.bind({ ...holdParams(hold), maxOpen, month: postings.month() }))
-    : await queryRows(em, HOLD.text, HOLD.bind({ ...holdParams(hold), maxOpen }));
+    ? await queryRows(em, HOLD_MEMBER.text, HOLD_MEMBER.bind({ ...holdParams(hold), maxOpen, month: postings.month() }), 'tally_hold_member')
+    : await queryRows(em, HOLD.text, HOLD.bind({ ...holdParams(hold), maxOpen }), 'tally_hold');
   return row ? toReservation(row) : undefined;
 }
 

@@ -193,7 +193,7 @@ export class Postings {
 
   /** The fast path: one statement, or undefined when it does not apply (nothing was written then). */
   async post(em: EntityManager, posting: Posting): Promise<CreditTransaction | undefined> {
-    const [row] = await queryRows(em, POST.text, POST.bind(this.rowParams(posting))).catch(balanceOverflow);
+    const [row] = await queryRows(em, POST.text, POST.bind(this.rowParams(posting)), 'tally_post').catch(balanceOverflow);
     return row ? toCreditTransaction(row) : undefined;
   }
 
@@ -202,7 +202,7 @@ export class Postings {
    * that also counts it against their monthly limit; undefined when it does not apply (nothing was written then).
    */
   async postMemberDebit(em: EntityManager, posting: Posting): Promise<CreditTransaction | undefined> {
-    const [row] = await queryRows(em, POST_MEMBER.text, POST_MEMBER.bind({ ...this.rowParams(posting), month: this.month(), debit: -posting.amount }));
+    const [row] = await queryRows(em, POST_MEMBER.text, POST_MEMBER.bind({ ...this.rowParams(posting), month: this.month(), debit: -posting.amount }), 'tally_post_member');
     return row ? toCreditTransaction(row) : undefined;
   }
 
