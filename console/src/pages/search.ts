@@ -54,7 +54,7 @@ function pagedList<T>(
       const button = page.pageInfo.hasNextPage
         ? h('button', { type: 'button', class: 'secondary', onclick: () => void more() }, `Show more ${title.toLowerCase()}`)
         : null;
-      replace(body, table(title, headers, items.map(row), { empty }), button);
+      replace(body, table(title, headers, items.map(row), { empty, className: 'list' }), button);
     } catch (error) {
       replace(body, errorBox(errorMessage(error)));
     }
