@@ -1,3 +1,5 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
@@ -19,7 +21,8 @@ import { tokenFor } from '../support/tokens.js';
  * (as `npm run db:seed` does); everything else goes through the page or the API.
  */
 const ADMIN_SUBJECT = SEED_USERS.admin.clerkUserId;
-const DOCS = path.resolve(import.meta.dirname, '../../docs');
+/** The README's screenshots are redrawn with UPDATE_DOCS=1; otherwise they go to a temporary folder (and docs/ stays as committed). */
+const DOCS = process.env.UPDATE_DOCS === '1' ? path.resolve(import.meta.dirname, '../../docs') : mkdtempSync(path.join(os.tmpdir(), 'tally-console-shots-'));
 
 describe('the support console in Chromium', () => {
   const billing = useBilling({ ADMIN_USER_IDS: ADMIN_SUBJECT });
