@@ -2,7 +2,8 @@
  * Tally's layers, checked on every `npm test` (npm run lint:deps, and test/internals/layers.test.ts):
  *
  *   entry       src/main.ts, src/app.ts, src/orm.ts, src/seed.ts, src/cli/
- *   API edge    src/graphql/ (schema, context, auth, error mapping, limits), src/ops/ (HTTP routes, probes, metrics)
+ *   API edge    src/graphql/ (schema, context, auth, error mapping, limits), src/ops/ (HTTP routes, probes, metrics),
+ *               src/console/ (the support console's page: files, policy, what the schema offers it)
  *   features    src/accounts/ < src/events/ < src/users/ < src/organizations/ < src/workshops/ < src/credits/ < src/identity/ < src/billing/
  *   core        src/core/ (errors, cursors, validation, ids, the request context's shape)
  *   database    src/database/ (ORM options, embedded PostgreSQL, statements)
@@ -15,7 +16,7 @@ const FEATURES = ['accounts', 'events', 'users', 'organizations', 'workshops', '
 const feature = (name) => `^src/${name}/`;
 const BASE = '^src/(config|logger|request-scope)\\.ts$';
 const ENTRY = '^src/(main|app|orm|seed)\\.ts$|^src/cli/';
-const EDGE = '^src/(graphql|ops)/';
+const EDGE = '^src/(graphql|ops|console)/';
 const ALL_FEATURES = `^src/(${FEATURES.join('|')})/`;
 
 /** A feature may import the ones before it in FEATURES, never one after it. */
@@ -62,6 +63,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/ops/' },
       to: { path: '^src/graphql/' },
+    },
+    {
+      name: 'console-is-a-page',
+      comment: 'The console route serves files and reads the schema it is given; it imports nothing of the app but the base.',
+      severity: 'error',
+      from: { path: '^src/console/' },
+      to: { path: '^src/', pathNot: `^src/console/|${BASE}` },
     },
     {
       name: 'features-above-core',

@@ -7,6 +7,7 @@ import { Migration20261203000000_accounts } from './Migration20261203000000_acco
 import { Migration20261204000000_subscriptions } from './Migration20261204000000_subscriptions.js';
 import { Migration20261205000000_events } from './Migration20261205000000_events.js';
 import { Migration20261206000000_event_sources } from './Migration20261206000000_event_sources.js';
+import { Migration20261207000000_console } from './Migration20261207000000_console.js';
 
 /** Every migration, in order. Listed explicitly so the compiled server never scans the file system for them. */
 export const migrationsList: MigrationObject[] = [
@@ -18,4 +19,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261204000000_subscriptions', class: Migration20261204000000_subscriptions },
   { name: 'Migration20261205000000_events', class: Migration20261205000000_events },
   { name: 'Migration20261206000000_event_sources', class: Migration20261206000000_event_sources },
+  { name: 'Migration20261207000000_console', class: Migration20261207000000_console },
 ];

@@ -2,6 +2,8 @@ import type { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import type { GraphQLSchema } from 'graphql';
+import { consoleCapabilities } from './console/capabilities.js';
+import { consoleAssetsDir, consoleRoutes } from './console/console-route.js';
 import type { RequestContext } from './core/context.js';
 import { stopStatementsOfGoneClients } from './database/client-gone.js';
 import { createApolloServer } from './graphql/apollo.js';
@@ -26,7 +28,7 @@ export interface App {
   startDraining(): void;
 }
 
-/** The HTTP surface: /graphql, /webhooks/stripe, and the operator's /healthz, /readyz and /metrics. */
+/** The HTTP surface: /graphql, /webhooks/stripe, the operator's /healthz, /readyz and /metrics, and the /console page. */
 export async function createApp(services: Services, schema?: GraphQLSchema): Promise<App> {
   const { config, log, orm } = services;
   const metrics = await createMetrics(orm);
@@ -58,6 +60,11 @@ export async function createApp(services: Services, schema?: GraphQLSchema): Pro
     express.json({ limit: '64kb' }),
     expressMiddleware(apollo, { context: contextBuilder(services, rateLimiter) }),
   );
+
+  // The console is a page like any client's: every action it takes goes through /graphql and its admin checks.
+  if (config.consoleEnabled) {
+    app.use('/console', consoleRoutes({ assetsDir: consoleAssetsDir(import.meta.dirname), capabilities: consoleCapabilities(served) }));
+  }
 
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });

@@ -89,6 +89,8 @@ export interface Config {
   metricsPublic: boolean;
   credits: CreditJobsConfig;
   webhooks: WebhookConfig;
+  /** Whether /console (the support console) is served: on by default, in production only with CONSOLE_ENABLED=true. */
+  consoleEnabled: boolean;
 }
 
 export interface WebhookConfig {
@@ -368,6 +370,7 @@ export function loadConfig(env: Env = process.env): Config {
       allowPrivateNetworks: boolean(env, 'WEBHOOK_ALLOW_PRIVATE_NETWORKS', false),
       requireHttps: nodeEnvValue === 'production',
     },
+    consoleEnabled: boolean(env, 'CONSOLE_ENABLED', nodeEnvValue !== 'production'),
   };
   if (config.isProduction && !auth.jwtSecret && !auth.jwksUrl) {
     throw new ConfigError('AUTH_JWKS_URL', 'production needs AUTH_JWKS_URL + AUTH_ISSUER or AUTH_JWT_SECRET');

@@ -7,7 +7,7 @@ import { attachLiveServer } from './graphql/live-server.js';
 import { syncPlans } from './billing/plans.js';
 import { startRechargeWorker } from './billing/recharge-worker.js';
 import { createStripeClient } from './billing/stripe.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, DEVELOPMENT_ADMIN_SUBJECT, loadConfig, type Config } from './config.js';
 import { startCreditJobs } from './credits/credit-jobs.js';
 import { openDatabase } from './database/database.js';
 import { ensureDevelopmentSecret } from './dev-secret.js';
@@ -49,6 +49,12 @@ async function banner(config: Config, url: string, log: Logger) {
       given_name: DEMO_USER.firstName,
     });
     lines.push(`Demo user ${DEMO_USER.clerkUserId}; paste this header into Sandbox's Headers tab:`, `  Authorization: Bearer ${token}`);
+    const [admin] = config.adminUserIds;
+    if (config.consoleEnabled && admin !== undefined) {
+      // The fragment never reaches a server or a log: the page moves the token into sessionStorage and drops it.
+      const adminToken = await issueHs256Token(config.auth.jwtSecret, admin, admin === DEVELOPMENT_ADMIN_SUBJECT ? { email: 'admin@example.com', given_name: 'Ada' } : {});
+      lines.push(`Support console, signed in as the admin ${admin}:`, `  ${url}/console/#token=${adminToken}`);
+    }
   }
   lines.push(`Probes: ${url}/healthz ${url}/readyz   Metrics: ${url}/metrics`, 'Stop with Ctrl-C.');
   log.info({ url: `${url}/graphql` }, 'ready');

@@ -23,6 +23,14 @@ export function optionalText(field: string, value: string | null | undefined, ma
   return value === null || value === undefined ? undefined : text(field, value, { max });
 }
 
+/** A search box's text: trimmed, at most `max` characters; blank or missing is no search (null). */
+export function searchText(field: string, value: string | null | undefined, max = 200): string | null {
+  const trimmed = value?.trim() ?? '';
+  if (trimmed === '') return null;
+  if (trimmed.length > max) throw badUserInput(field, `must be at most ${max} characters`);
+  return trimmed;
+}
+
 export function idOf(prefix: IdPrefix, field: string, value: string): string {
   if (!isPrefixedId(prefix, value)) throw badUserInput(field, `must be an id of the form ${prefix}_...`);
   return value;

@@ -13,9 +13,9 @@ export class BalanceUpdatesResolver {
       const context = untyped as RequestContext;
       if (!context.services.liveEvents) throw serviceUnavailable();
       const organizationId = (args as { organizationId?: string | null }).organizationId;
-      const accountId = await readableAccount(context, organizationId);
+      const accountId = await readableAccount(context, { organizationId });
       const stillReadable = async () => {
-        if (organizationId != null) await readableAccount({ ...context, em: context.services.orm.em.fork() }, organizationId);
+        if (organizationId != null) await readableAccount({ ...context, em: context.services.orm.em.fork() }, { organizationId });
       };
       return balanceUpdates(context, accountId, stillReadable);
     },

@@ -58,7 +58,11 @@ export class CreditTransaction {
   stripePaymentIntentId!: string | null;
 
   /** For a REFUND row: the purchase it reverses, and the credits it accounted for (recovered or not). */
+  @Field(() => ID, { nullable: true, name: 'purchaseId', description: 'For a REFUND, DISPUTE or DISPUTE_WON row: the PURCHASE row (ctx_...) it reverses or gives back.' })
   refundOfId!: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'For the CONSUMPTION row of a capture: its reservation (rsv_...).' })
+  reservationId!: string | null;
   creditsReversed!: number | null;
 
   // The client's object (at most MAX_METADATA_BYTES) and the request id Tally adds.
@@ -78,6 +82,12 @@ export class CreditTransaction {
 
 const text = (value: unknown) => (value === null || value === undefined ? null : String(value));
 
+/** A capture's row names its reservation in its metadata (hold-postings.ts). */
+const reservationOf = (metadata: unknown): string | null => {
+  const id = (metadata as { reservationId?: unknown } | null)?.reservationId;
+  return typeof id === 'string' ? id : null;
+};
+
 export const toCreditTransaction = (row: Row): CreditTransaction => ({
   id: String(row.id),
   accountId: String(row.account_id),
@@ -94,6 +104,7 @@ export const toCreditTransaction = (row: Row): CreditTransaction => ({
   stripeSessionId: text(row.stripe_session_id),
   stripePaymentIntentId: text(row.stripe_payment_intent_id),
   refundOfId: text(row.refund_of_id),
+  reservationId: reservationOf(row.metadata),
   creditsReversed: row.credits_reversed === null || row.credits_reversed === undefined ? null : Number(row.credits_reversed),
   metadata: (row.metadata ?? null) as LedgerMetadata | null,
   postingSeq: String(row.posting_seq),

@@ -70,6 +70,14 @@ export class ReservationEntity {
   @Property({ type: 'timestamptz', nullable: true })
   resolvedAt?: Date | null;
 
+  /** Who captured or released it (null for an expiry, and for holds resolved before this was recorded). */
+  @ManyToOne(() => UserEntity, { nullable: true, deleteRule: 'no action' })
+  resolvedBy?: UserEntity | null;
+
+  /** Why it was released, when someone said (an operator releasing a stuck hold must). */
+  @Property({ type: 'text', nullable: true })
+  resolutionReason?: string | null;
+
   @Property({ type: 'timestamptz', defaultRaw: 'now()' })
   createdAt: Date = new Date();
 }

@@ -1,6 +1,7 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
-import { Cost, textCost } from '../core/cost.js';
+import { Cost, ListSize, textCost } from '../core/cost.js';
 import { DateTimeScalar, type PgTimestamp } from '../core/date-time.js';
+import { PageInfo } from '../core/pagination.js';
 import type { Row } from '../database/rows.js';
 import { ReservationStatus } from './reservation-status.js';
 
@@ -50,6 +51,13 @@ export class Reservation {
   @Field(() => DateTimeScalar, { nullable: true, description: 'When it was captured, released or expired.' })
   resolvedAt!: PgTimestamp | null;
 
+  /** Who captured or released it (resolved by Reservation.resolvedBy); null for an expiry. */
+  resolvedById!: string | null;
+
+  @Cost(textCost(500))
+  @Field(() => String, { nullable: true, description: 'Why it was released, when the one who released it said (required of an admin releasing another user\'s hold).' })
+  resolutionReason!: string | null;
+
   @Field(() => DateTimeScalar)
   createdAt!: PgTimestamp;
 }
@@ -71,5 +79,26 @@ export const toReservation = (row: Row): Reservation => ({
   capturedAmount: row.captured_amount === null || row.captured_amount === undefined ? null : Number(row.captured_amount),
   transactionId: text(row.transaction_id),
   resolvedAt: text(row.resolved_at),
+  resolvedById: text(row.resolved_by_id),
+  resolutionReason: text(row.resolution_reason),
   createdAt: String(row.created_at),
 });
+
+@ObjectType()
+export class ReservationEdge {
+  @Field(() => String)
+  cursor!: string;
+
+  @Field(() => Reservation)
+  node!: Reservation;
+}
+
+@ObjectType()
+export class ReservationConnection {
+  @ListSize(1)
+  @Field(() => [ReservationEdge])
+  edges!: ReservationEdge[];
+
+  @Field(() => PageInfo)
+  pageInfo!: PageInfo;
+}

@@ -1,5 +1,5 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { perRequest, viewerOf, type RequestContext } from '../core/context.js';
+import { isAdmin, perRequest, viewerOf, type RequestContext } from '../core/context.js';
 import { idempotencyKey, idOf, intInRange, optionalText } from '../core/validation.js';
 import { managesAccount } from '../organizations/organizations.js';
 import { transactionsById } from './credit-loaders.js';
@@ -11,10 +11,13 @@ import type { Resolver as HoldResolver } from './reservations.js';
 import { creditAmount, spendFeature } from './spend-input.js';
 import { spenderOf } from './spender.js';
 
-/** The viewer, as one who may capture or release holds: their own, and (to release) those of wallets they manage. */
+/**
+ * The viewer, as one who may capture or release holds: their own, (to release) those of wallets they manage, and any
+ * for an admin.
+ */
 const resolverOf = (ctx: RequestContext): HoldResolver => {
   const viewer = viewerOf(ctx);
-  return { userId: viewer.id, managesAccount: (accountId) => managesAccount(ctx.em, accountId, viewer) };
+  return { userId: viewer.id, managesAccount: (accountId) => managesAccount(ctx.em, accountId, viewer), isAdmin: isAdmin(viewer) };
 };
 
 @Resolver(() => Reservation)
@@ -46,14 +49,18 @@ export class ReservationsResolver {
   @Authorized()
   @Mutation(() => Reservation, {
     description:
-      "Frees the held credits without a charge (the holder, or an owner or admin of the organization whose wallet holds them). Releasing again returns it unchanged; a captured or expired one is an error.",
+      "Frees the held credits without a charge (the holder, an owner or admin of the organization whose wallet holds them, or a Tally admin, who must give a `reason` for another user's hold). The reason and who released it are kept on the reservation. Releasing again returns it unchanged; a captured or expired one is an error.",
   })
-  releaseReservation(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext) {
-    return perRequest(ctx, ledgerOf).reservations.release(resolverOf(ctx), idOf('rsv', 'id', id));
+  releaseReservation(
+    @Arg('id', () => ID) id: string,
+    @Arg('reason', () => String, { nullable: true, description: '1..500 characters: why, kept on the reservation (resolutionReason).' }) reason: string | null,
+    @Ctx() ctx: RequestContext,
+  ) {
+    return perRequest(ctx, ledgerOf).reservations.release(resolverOf(ctx), idOf('rsv', 'id', id), optionalText('reason', reason, 500) ?? null);
   }
 
   @Authorized()
-  @Query(() => Reservation, { nullable: true, description: "One of the viewer's reservations (or one on a wallet they manage)." })
+  @Query(() => Reservation, { nullable: true, description: "One of the viewer's reservations (or one on a wallet they manage; any, for an admin)." })
   async reservation(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext) {
     return (await perRequest(ctx, ledgerOf).reservations.find(resolverOf(ctx), idOf('rsv', 'id', id))) ?? null;
   }

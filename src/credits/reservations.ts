@@ -28,13 +28,21 @@ export interface ReserveRequest {
   description?: string | null;
 }
 
-type Resolution = (em: EntityManager, account: Account, reservation: Reservation) => Promise<DomainError | undefined>;
+/** How a resolver may act on a hold: as its holder, as a manager of its wallet, or as a Tally admin (an operator). */
+type Standing = 'holder' | 'manager' | 'operator';
 
-/** Who may resolve a hold: the one who made it; on an organization, its owners and admins may release it too. */
+type Resolution = (em: EntityManager, account: Account, reservation: Reservation, standing: Standing) => Promise<DomainError | undefined>;
+
+/**
+ * Who may resolve a hold: the one who made it; on an organization, its owners and admins may release it too; and a
+ * Tally admin may release any hold (a stuck one), saying why.
+ */
 export interface Resolver {
   userId: string;
   /** The user manages the organization whose wallet holds it (an OWNER or ADMIN, or a Tally admin). */
   managesAccount?: (accountId: string) => Promise<boolean>;
+  /** A Tally admin: may see and release any hold. */
+  isAdmin?: boolean;
 }
 
 /**
@@ -108,23 +116,27 @@ export class Reservations {
     });
   }
 
-  /** Frees a hold without a charge. Releasing it again returns it as it is; a captured or expired one is an error. */
-  async release(resolver: Resolver, reservationId: string): Promise<Reservation> {
-    return this.resolveReservation(resolver, reservationId, 'release', async (em, account, reservation) => {
+  /**
+   * Frees a hold without a charge, recording who did it and `reason`. Releasing it again returns it as it is; a
+   * captured or expired one is an error. An admin releasing another user's personal hold must give a reason.
+   */
+  async release(resolver: Resolver, reservationId: string, reason: string | null = null): Promise<Reservation> {
+    return this.resolveReservation(resolver, reservationId, 'release', async (em, account, reservation, standing) => {
       if (reservation.status === ReservationStatus.RELEASED) return undefined;
+      if (standing === 'operator' && reason === null) return badUserInput('reason', "is required to release another account's hold");
       const unresolved = this.unresolved(reservation);
       if (unresolved) return unresolved;
-      await releaseHold(em, account, reservation);
+      await releaseHold(em, account, reservation, resolver.userId, reason);
       return undefined;
     });
   }
 
-  /** A reservation the user may see: one they made, or (`managesAccount`) one on a wallet they manage. */
+  /** A reservation the user may see: one they made, one on a wallet they manage (`managesAccount`), or any for an admin. */
   async find(resolver: Resolver, reservationId: string): Promise<Reservation | undefined> {
     const [row] = await this.postings.em.execute<Row[]>('select * from reservations where id = ?', [reservationId]);
     if (!row) return undefined;
     const reservation = toReservation(row);
-    return (await this.mayResolve(resolver, reservation, 'release')) ? reservation : undefined;
+    return (await this.standingOf(resolver, reservation, 'release')) ? reservation : undefined;
   }
 
   /** A hold on the slow path: lock the account (and member), expire what lapsed, then hold if there is room. */
@@ -163,12 +175,13 @@ export class Reservations {
   private async resolveReservation(resolver: Resolver, reservationId: string, action: 'capture' | 'release', resolve: Resolution): Promise<Reservation> {
     const outcome = await this.postings.em.transactional(async (em) => {
       const [found] = await em.execute<Row[]>('select * from reservations where id = ?', [reservationId]);
-      if (!found || !(await this.mayResolve(resolver, toReservation(found), action))) return notFound('Reservation', reservationId);
+      const standing = found ? await this.standingOf(resolver, toReservation(found), action) : undefined;
+      if (!found || !standing) return notFound('Reservation', reservationId);
       const account = await this.postings.lockAccount(em, String(found.account_id));
       const now = this.postings.now();
       const expired = await this.postings.expireLapsed(em, account, now);
       const [locked] = await em.execute<Row[]>('select * from reservations where id = ? and account_id = ? for update', [reservationId, account.id]);
-      const refusal = await resolve(em, account, toReservation(locked!));
+      const refusal = await resolve(em, account, toReservation(locked!), standing);
       if (refusal) return refusal;
       if (expired.creditsKept > 0) await this.postings.expireLapsed(em, account, now);
       const [resolved] = await em.execute<Row[]>('select * from reservations where id = ? and account_id = ?', [reservationId, account.id]);
@@ -186,20 +199,25 @@ export class Reservations {
   }
 
   /**
-   * Whether `resolver` may act on a hold: the user who made it, while (on an organization) still a member; and, to
-   * release it, those who manage the wallet it holds. Anyone else is told it does not exist.
+   * How `resolver` may act on a hold, or undefined when not at all: the user who made it, while (on an organization)
+   * still a member; to release it, those who manage the wallet it holds, and Tally's admins. Anyone else is told it
+   * does not exist.
    */
-  private async mayResolve(resolver: Resolver, reservation: Reservation, action: 'capture' | 'release'): Promise<boolean> {
+  private async standingOf(resolver: Resolver, reservation: Reservation, action: 'capture' | 'release'): Promise<Standing | undefined> {
     const personal = reservation.accountId === reservation.actorId || reservation.actorId === null;
-    if (personal) return reservation.accountId === resolver.userId;
-    if (reservation.actorId === resolver.userId) {
+    if (personal && reservation.accountId === resolver.userId) return 'holder';
+    if (!personal && reservation.actorId === resolver.userId) {
       const member = await this.postings.em.execute<Row[]>(
         'select 1 from organization_members where organization_id = ? and user_id = ? and removed_at is null',
         [reservation.accountId, resolver.userId],
       );
-      if (member.length > 0) return true;
+      if (member.length > 0) return 'holder';
     }
-    return action === 'release' && (await resolver.managesAccount?.(reservation.accountId)) === true;
+    if (action !== 'release') return undefined;
+    // A Tally admin manages every organization (organizations.roleIn), so this covers them on a shared wallet.
+    if (!personal && (await resolver.managesAccount?.(reservation.accountId)) === true) return 'manager';
+    if (resolver.isAdmin) return 'operator';
+    return undefined;
   }
 
   /** A member of the organization (removed members are not); NOT_FOUND otherwise, so existence is not revealed. */

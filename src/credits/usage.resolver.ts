@@ -12,21 +12,23 @@ const DAY_MS = 86_400_000;
 export class UsageResolver {
   @Authorized()
   @Query(() => Int, {
-    description: "The balance as it was at `time`: right after the last row that took effect by then. The viewer's own, or an organization's they belong to.",
+    description:
+      "The balance as it was at `time`: right after the last row that took effect by then. The viewer's own, or an organization's they belong to; an admin may name any user or organization.",
   })
   async creditBalanceAt(
     @Arg('time', () => Date) time: Date,
     @Arg('organizationId', () => ID, { nullable: true }) organizationId: string | null,
+    @Arg('userId', () => ID, { nullable: true, description: 'A user other than the viewer (admin).' }) userId: string | null,
     @Ctx() ctx: RequestContext,
   ) {
-    return balanceAt(ctx.em, await readableAccount(ctx, organizationId), time);
+    return balanceAt(ctx.em, await readableAccount(ctx, { userId, organizationId }), time);
   }
 
   @Authorized()
   @ListSize(MAX_USAGE_BUCKETS)
   @Query(() => [UsageBucket], {
     description:
-      "Consumption in [from, to), per window and feature (and member, with groupBy: [FEATURE, MEMBER]), oldest first. The viewer's own, or an organization's they belong to. Spans are bounded: 366 days of DAY windows, 5 years of WEEK, 10 years of MONTH.",
+      "Consumption in [from, to), per window and feature (and member, with groupBy: [FEATURE, MEMBER]), oldest first. The viewer's own, or an organization's they belong to; an admin may name any user or organization. Spans are bounded: 366 days of DAY windows, 5 years of WEEK, 10 years of MONTH.",
   })
   async creditUsage(
     @Arg('from', () => Date) from: Date,
@@ -35,6 +37,7 @@ export class UsageResolver {
     @Arg('feature', () => String, { nullable: true }) feature: string | null,
     @Arg('organizationId', () => ID, { nullable: true }) organizationId: string | null,
     @Arg('groupBy', () => [UsageGroup], { nullable: true, defaultValue: [UsageGroup.FEATURE] }) groupBy: UsageGroup[] | null,
+    @Arg('userId', () => ID, { nullable: true, description: 'A user other than the viewer (admin).' }) userId: string | null,
     @Ctx() ctx: RequestContext,
   ) {
     if (from >= to) throw badUserInput('to', 'must be after from');
@@ -43,7 +46,7 @@ export class UsageResolver {
       throw badUserInput('to', `must be at most ${maxDays} days after from for ${window.toUpperCase()} windows`);
     }
     if (groupBy && groupBy.length > 2) throw badUserInput('groupBy', 'lists FEATURE and MEMBER at most once each');
-    const accountId = await readableAccount(ctx, organizationId);
+    const accountId = await readableAccount(ctx, { userId, organizationId });
     return creditUsage(ctx.em, accountId, {
       from,
       to,

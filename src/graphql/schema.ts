@@ -12,6 +12,7 @@ import { LowBalanceResolver, OrganizationLowBalanceResolver, UserLowBalanceResol
 import { AutoRechargeResolver, OrganizationAutoRechargeResolver, UserAutoRechargeResolver } from '../billing/auto-recharge.resolver.js';
 import { CreditActorResolver, CreditsResolver, OrganizationCreditsResolver, UserCreditsResolver, WorkshopCreditsResolver } from '../credits/credits.resolver.js';
 import { OrganizationMemberResolver, OrganizationResolver, UserOrganizationsResolver } from '../organizations/organization.resolver.js';
+import { AccountListsResolver, ReservationPeopleResolver } from '../credits/account-lists.resolver.js';
 import { ReservationsResolver } from '../credits/reservations.resolver.js';
 import { UsageResolver } from '../credits/usage.resolver.js';
 import { UserResolver } from '../users/user.resolver.js';
@@ -38,6 +39,8 @@ export const resolvers = [
   UserCreditsResolver,
   WorkshopCreditsResolver,
   ReservationsResolver,
+  ReservationPeopleResolver,
+  AccountListsResolver,
   UsageResolver,
   UserAllowanceResolver,
   BalanceUpdatesResolver,

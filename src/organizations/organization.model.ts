@@ -129,3 +129,22 @@ export class OrganizationMemberConnection {
   @Field(() => PageInfo)
   pageInfo!: PageInfo;
 }
+
+@ObjectType()
+export class OrganizationEdge {
+  @Field(() => String)
+  cursor!: string;
+
+  @Field(() => Organization)
+  node!: Organization;
+}
+
+@ObjectType()
+export class OrganizationConnection {
+  @ListSize(1)
+  @Field(() => [OrganizationEdge])
+  edges!: OrganizationEdge[];
+
+  @Field(() => PageInfo)
+  pageInfo!: PageInfo;
+}

@@ -1,14 +1,14 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
-import { perRequest, viewerOf, type RequestContext } from '../core/context.js';
+import { ADMIN_ROLE, perRequest, viewerOf, type RequestContext } from '../core/context.js';
 import { ListSize } from '../core/cost.js';
 import { badUserInput } from '../core/errors.js';
 import { DEFAULT_PAGE_SIZE } from '../core/pagination.js';
-import { idOf, intInRange, text } from '../core/validation.js';
+import { idOf, intInRange, searchText, text } from '../core/validation.js';
 import { OwnDataOnly } from '../users/own-data.js';
 import { usersById } from '../users/user-loader.js';
 import { User } from '../users/user.model.js';
 import { AddOrganizationMemberInput, CreateOrganizationInput, UpdateOrganizationMemberInput } from './organization.input.js';
-import { Organization, OrganizationMember, OrganizationMemberConnection } from './organization.model.js';
+import { Organization, OrganizationConnection, OrganizationMember, OrganizationMemberConnection } from './organization.model.js';
 import {
   addMember,
   createOrganization,
@@ -16,6 +16,7 @@ import {
   MAX_ORGANIZATIONS_PER_USER,
   membersPage,
   organizationsOf,
+  organizationsPage,
   removeMember,
   updateMember,
 } from './organizations.js';
@@ -32,6 +33,19 @@ export class OrganizationResolver {
   })
   organization(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext) {
     return findOrganization(ctx.em, idOf('org', 'id', id), viewerOf(ctx));
+  }
+
+  @Authorized(ADMIN_ROLE)
+  @Query(() => OrganizationConnection, {
+    description: 'Organizations (admin), newest first. `search` matches an id exactly or part of a name (any case); omitted: all of them.',
+  })
+  organizations(
+    @Arg('search', () => String, { nullable: true, description: 'At most 200 characters; blank is no search.' }) search: string | null,
+    @Arg('first', () => Int, { nullable: true, defaultValue: DEFAULT_PAGE_SIZE }) first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Ctx() ctx: RequestContext,
+  ) {
+    return organizationsPage(ctx.em, viewerOf(ctx), { search: searchText('search', search), first, after });
   }
 
   @Authorized()

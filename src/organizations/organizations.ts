@@ -2,11 +2,13 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { isAdmin, type Viewer } from '../core/context.js';
 import { badUserInput, forbidden, limitExceeded, notFound } from '../core/errors.js';
 import { prefixedId } from '../core/ids.js';
+import { isPrefixedId } from '../core/ids.js';
 import { decodeCursor, encodeCursor, pageSize, slicePage, timestampPosition } from '../core/pagination.js';
 import type { Row } from '../database/rows.js';
 import { MANAGERS, OrganizationRole } from './organization-role.js';
 import {
   ORGANIZATION_ROWS,
+  type OrganizationConnection,
   toOrganization,
   toOrganizationMember,
   type Organization,
@@ -69,6 +71,36 @@ export async function organizationsOf(em: EntityManager, userId: string): Promis
     [userId, MAX_ORGANIZATIONS_PER_USER],
   );
   return rows.map((row) => toOrganization(row, row.viewer_role as OrganizationRole));
+}
+
+const ORGANIZATION_CURSOR = 'org';
+
+/**
+ * Organizations for a Tally admin, newest first, that match `search`: the id exactly or part of the name (any case;
+ * strpos, so `%` and `_` are plain characters). Each carries the admin's own role there, or OWNER (what they may do).
+ */
+export async function organizationsPage(
+  em: EntityManager,
+  viewer: Viewer,
+  args: { search: string | null; first: number | null; after?: string | null },
+): Promise<OrganizationConnection> {
+  const size = pageSize(args.first);
+  const [at, id] = decodeCursor(ORGANIZATION_CURSOR, args.after, 2) ?? [];
+  if (id !== undefined && !isPrefixedId('org', id)) throw badUserInput('after', 'is not a cursor from this list');
+  const rows = await em.execute<Row[]>(
+    `select org.*, org.created_at::text as position_at, m.role as viewer_role from (${ORGANIZATION_ROWS}) org
+     left join organization_members m on m.organization_id = org.id and m.user_id = ? and m.removed_at is null
+     where (?::text is null or org.id = ? or strpos(lower(org.name), lower(?)) > 0)
+       and (?::timestamptz is null or (org.created_at, org.id) < (?::timestamptz, ?::text))
+     order by org.created_at desc, org.id desc limit ?`,
+    [viewer.id, args.search, args.search, args.search, at === undefined ? null : timestampPosition(at), at ?? null, id ?? null, size + 1],
+  );
+  const { items, hasNextPage } = slicePage(rows, size);
+  const edges = items.map((row) => ({
+    node: toOrganization(row, (row.viewer_role as OrganizationRole | null) ?? OrganizationRole.OWNER),
+    cursor: encodeCursor(ORGANIZATION_CURSOR, [String(row.position_at), String(row.id)]),
+  }));
+  return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
 }
 
 async function countMemberships(em: EntityManager, userId: string): Promise<number> {

@@ -1,7 +1,9 @@
-import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { ADMIN_ROLE, perRequest, viewerOf, type RequestContext } from '../core/context.js';
-import { idOf } from '../core/validation.js';
+import { DEFAULT_PAGE_SIZE } from '../core/pagination.js';
+import { idOf, searchText } from '../core/validation.js';
 import { completeOnboarding, OnboardingState, onboardingStateOf } from './onboarding.js';
+import { UserConnection, usersPage } from './user-list.js';
 import { usersById } from './user-loader.js';
 import { User } from './user.model.js';
 
@@ -37,5 +39,19 @@ export class UserResolver {
   @Query(() => User, { nullable: true, description: 'Any user, by id (admin).' })
   user(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext) {
     return perRequest(ctx, usersById).load(idOf('usr', 'id', id));
+  }
+
+  @Authorized(ADMIN_ROLE)
+  @Query(() => UserConnection, {
+    description:
+      'Users (admin), newest first, deleted ones left out. `search` matches an id or token subject exactly, or part of an email or name (any case); omitted: everyone.',
+  })
+  users(
+    @Arg('search', () => String, { nullable: true, description: 'At most 200 characters; blank is no search.' }) search: string | null,
+    @Arg('first', () => Int, { nullable: true, defaultValue: DEFAULT_PAGE_SIZE }) first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Ctx() ctx: RequestContext,
+  ) {
+    return usersPage(ctx.em, { search: searchText('search', search), first, after }, ctx.services.config.adminUserIds);
   }
 }

@@ -104,6 +104,14 @@ describe('loadConfig defaults', () => {
     expect(config.database).toEqual({ statementTimeoutMs: 5_000, preparedStatements: true, directUrl: 'postgres://app:pw@db:5432/tally' });
   });
 
+  it('serves the console by default, and in production only with CONSOLE_ENABLED=true', () => {
+    const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/tally', AUTH_JWT_SECRET: SECRET };
+    expect(loadConfig({}).consoleEnabled).toBe(true);
+    expect(loadConfig({ CONSOLE_ENABLED: 'false' }).consoleEnabled).toBe(false);
+    expect(loadConfig(production).consoleEnabled).toBe(false);
+    expect(loadConfig({ ...production, CONSOLE_ENABLED: 'true' }).consoleEnabled).toBe(true);
+  });
+
   it('accepts a webhook secret without a secret key (webhook-only)', () => {
     expect(loadConfig({ STRIPE_WEBHOOK_SECRET: 'whsec_only' }).stripe).toMatchObject({ webhookSecret: 'whsec_only' });
   });
@@ -150,6 +158,7 @@ describe('loadConfig rejects an invalid variable with a ConfigError naming it', 
     ['DATABASE_DIRECT_URL', { DATABASE_DIRECT_URL: 'postgres://db:5432/tally' }],
     ['MAX_OPEN_RESERVATIONS', { MAX_OPEN_RESERVATIONS: '0' }],
     ['METRICS_PUBLIC', { METRICS_PUBLIC: 'maybe' }],
+    ['CONSOLE_ENABLED', { CONSOLE_ENABLED: 'yes' }],
   ])('%s from %j', (variable, env) => {
     const error = configError(env);
     expect(error.variable).toBe(variable);

@@ -71,6 +71,19 @@ describe('npm start with no DATABASE_URL: the embedded default', () => {
     expect(res.data?.me.creditBalance).toBeGreaterThan(0);
   });
 
+  it("prints a link to the console that signs in the demo admin, the token in the link's fragment", async () => {
+    // Printed on the embedded database, where the seeded user_admin is the development admin.
+    const [, printed] = await first.server.waitForOutput(/^Support console, signed in as the admin user_admin:\n {2}(\S+)\n/m, { timeoutMs: 10_000 });
+    const link = new URL(printed!);
+    expect(`${link.origin}${link.pathname}`).toBe(`${first.url}/console/`);
+    const page = await fetch(`${link.origin}${link.pathname}`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('/console/assets/console.js');
+    const token = /^#token=(\S+)$/.exec(link.hash)?.[1];
+    const me = await graphql<{ me: { clerkUserId: string; roles: string[] } }>(first.url, '{ me { clerkUserId roles } }', { token });
+    expect(me.data?.me).toEqual({ clerkUserId: 'user_admin', roles: ['admin'] });
+  });
+
   it('answers /healthz and, without a token, creditPacks', async () => {
     expect(await healthStatus(first.url)).toBe(200);
     const res = await graphql<{ creditPacks: { id: string }[] }>(first.url, '{ creditPacks { id } }');

@@ -624,11 +624,13 @@ function variablesArbitrary(field: GraphQLField<unknown, unknown>, world: World)
  * their ledgers still sound. Per row, the columns that catch-up may change:
  */
 const CATCH_UP_ROWS: Record<string, { key: string; mutable: string[] }> = {
-  accounts: { key: 'id', mutable: ['credit_balance', 'held_credits', 'expiring_credits', 'open_reservations', 'updated_at'] },
+  accounts: { key: 'id', mutable: ['credit_balance', 'held_credits', 'expiring_credits', 'open_reservations', 'event_seq', 'updated_at'] },
   reservations: { key: 'id', mutable: ['status', 'resolved_at'] },
   credit_grants: { key: 'transaction_id', mutable: ['remaining'] },
 };
-const CATCH_UP_TABLES = [...Object.keys(CATCH_UP_ROWS), 'credit_transactions', 'credit_allocations'];
+const CATCH_UP_TABLES = [...Object.keys(CATCH_UP_ROWS), 'credit_transactions', 'credit_allocations', 'events'];
+/** The events an expiry writes in the same transaction (the outbox): what lapsed, and the balance it left. */
+const CATCH_UP_EVENTS = ['credits.expired', 'reservation.expired', 'balance.low', 'balance.depleted'];
 
 type Row = Record<string, unknown>;
 interface DatabaseState {
@@ -636,6 +638,8 @@ interface DatabaseState {
   hashes: string[];
   /** The last ledger row's posting_seq. */
   maxSeq: string;
+  /** How many events the outbox holds (rows are only ever appended). */
+  eventCount: number;
   /** The catch-up tables' rows, by `table:key`. */
   rows: Map<string, Row>;
 }
@@ -652,7 +656,8 @@ async function fingerprinter(server: TestServer) {
   const tableHash = (table: string, where = 'true') =>
     `(select md5(coalesce(string_agg(t::text, E'\n' order by t::text), '')) from ${quoted(table)} t where ${where})`;
   const hashesSql = `select array[${tables.map((table) => tableHash(table)).join(', ')}] as hashes,
-    (select coalesce(max(posting_seq), 0)::text from credit_transactions) as max_seq`;
+    (select coalesce(max(posting_seq), 0)::text from credit_transactions) as max_seq,
+    (select count(*)::int from events) as event_count`;
   const rowsSql = Object.entries(CATCH_UP_ROWS)
     .map(([table, { key }]) => `select '${table}' as tbl, ${key}::text as key, to_jsonb(t) as row from ${quoted(table)} t`)
     .join(' union all ');
@@ -664,12 +669,13 @@ async function fingerprinter(server: TestServer) {
     changed,
     async take(): Promise<DatabaseState> {
       const [hashes, catchUpRows] = await Promise.all([
-        server.sql.query<{ hashes: string[]; max_seq: string }>(hashesSql),
+        server.sql.query<{ hashes: string[]; max_seq: string; event_count: number }>(hashesSql),
         server.sql.query<{ tbl: string; key: string; row: Row }>(rowsSql),
       ]);
       return {
         hashes: hashes.rows[0]!.hashes,
         maxSeq: hashes.rows[0]!.max_seq,
+        eventCount: hashes.rows[0]!.event_count,
         rows: new Map(catchUpRows.rows.map((r) => [`${r.tbl}:${r.key}`, r.row])),
       };
     },
@@ -689,6 +695,12 @@ async function fingerprinter(server: TestServer) {
       if (ledger!.old_allocations !== hashOf(before, 'credit_allocations')) return 'changed allocations of ledger rows that were there before';
       const notExpiry = ledger!.added.filter((kind) => kind !== 'expiration/completed');
       if (notExpiry.length > 0) return `added ledger rows other than EXPIRATION: ${notExpiry.join(', ')}`;
+      const { rows: events } = await server.sql.query<{ type: string }>('select type from events order by created_at desc, id desc limit $1', [
+        Math.max(0, after.eventCount - before.eventCount),
+      ]);
+      if (events.length !== after.eventCount - before.eventCount) return 'removed events';
+      const notExpiryEvents = events.map((event) => event.type).filter((type) => !CATCH_UP_EVENTS.includes(type));
+      if (notExpiryEvents.length > 0) return `added events other than an expiry's: ${notExpiryEvents.join(', ')}`;
       const now = Date.now();
       const lapsed = (row: Row) => Date.parse(String(row.expires_at)) <= now;
       const movedUsers: string[] = [];

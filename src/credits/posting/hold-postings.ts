@@ -72,14 +72,17 @@ export async function captureHold(
     },
     Math.min(amount, account.expiring),
   );
-  await em.execute(MARK_CAPTURED.text, MARK_CAPTURED.bind({ reservationId: reservation.id, accountId: reservation.accountId, amount, transactionId: row.id, month: postings.month() }));
+  await em.execute(
+    MARK_CAPTURED.text,
+    MARK_CAPTURED.bind({ reservationId: reservation.id, accountId: reservation.accountId, amount, transactionId: row.id, month: postings.month(), resolvedBy: actorId }),
+  );
   account.openReservations -= 1;
   return row;
 }
 
-/** Frees a HELD reservation without a charge, under the account's lock. */
-export async function releaseHold(em: EntityManager, account: Account, reservation: Reservation): Promise<void> {
-  await em.execute(RELEASE.text, RELEASE.bind({ reservationId: reservation.id, accountId: reservation.accountId }));
+/** Frees a HELD reservation without a charge, under the account's lock, recording who released it and why. */
+export async function releaseHold(em: EntityManager, account: Account, reservation: Reservation, resolvedBy: string, reason: string | null): Promise<void> {
+  await em.execute(RELEASE.text, RELEASE.bind({ reservationId: reservation.id, accountId: reservation.accountId, resolvedBy, reason }));
   account.held -= reservation.amount;
   account.openReservations -= 1;
 }

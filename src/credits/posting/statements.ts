@@ -200,9 +200,10 @@ where m.organization_id = :organizationId and m.user_id = :userId`);
  * A capture's bookkeeping, once its CONSUMPTION row is posted (the posting freed the hold from held_credits): the
  * reservation turns CAPTURED, the account has one open hold fewer, and a member's hold becomes what they spent.
  */
-export const MARK_CAPTURED = namedStatement<{ reservationId: string; accountId: string; amount: number; transactionId: string; month: string }>(`
+export const MARK_CAPTURED = namedStatement<{ reservationId: string; amount: number; transactionId: string; month: string; resolvedBy: string; accountId: string }>(`
 with captured as (
-  update reservations set status = 'captured', captured_amount = :amount, transaction_id = :transactionId, resolved_at = clock_timestamp()
+  update reservations set status = 'captured', captured_amount = :amount, transaction_id = :transactionId, resolved_at = clock_timestamp(),
+    resolved_by_id = :resolvedBy
   where id = :reservationId and account_id = :accountId
   returning account_id, actor_id, amount
 ),
@@ -214,10 +215,13 @@ member as (
 update accounts a set open_reservations = a.open_reservations - 1, updated_at = now()
 from captured where a.id = captured.account_id`);
 
-/** Frees a HELD reservation without a charge: it turns RELEASED and leaves held_credits (and its member's), in one statement. */
-export const RELEASE = namedStatement<{ reservationId: string; accountId: string }>(`
+/**
+ * Frees a HELD reservation without a charge: it turns RELEASED (recording who released it and why) and leaves
+ * held_credits (and its member's), in one statement.
+ */
+export const RELEASE = namedStatement<{ reservationId: string; resolvedBy: string; reason: string | null; accountId: string }>(`
 with released as (
-  update reservations set status = 'released', resolved_at = clock_timestamp()
+  update reservations set status = 'released', resolved_at = clock_timestamp(), resolved_by_id = :resolvedBy, resolution_reason = :reason
   where id = :reservationId and account_id = :accountId and status = 'held'
   returning account_id, actor_id, amount
 ),${FREE_MEMBER_HOLDS('released')}
