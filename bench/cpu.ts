@@ -6,10 +6,13 @@ import path from 'node:path';
  * CPU time spent by each party of a run, from /proc (Linux): the API process, the PostgreSQL cluster (postmaster,
  * live backends and the backends that already exited), and this process (the load generator or the raw-SQL client).
  * On one small machine they all share the same cores, so "where does a request's CPU go" is the question that
- * explains a throughput figure. Parties that cannot be read (another OS, a remote DATABASE_URL) are left out.
+ * explains a throughput figure. pgbench, a child of this process, counts as the benchmark's own (it is the client). Parties that cannot be read (another OS, a remote DATABASE_URL) are left out.
  */
 export interface CpuParties {
-  apiPid?: number;
+  /** The API processes under load (two behind PgBouncer). */
+  apiPids: number[];
+  /** PgBouncer, where one is in the way. */
+  poolerPid?: number;
   /** The cluster's data directory (its postmaster.pid names the postmaster). */
   postgresDataDir?: string;
 }
@@ -17,6 +20,7 @@ export interface CpuParties {
 export interface CpuSnapshot {
   api?: number;
   postgres?: number;
+  pooler?: number;
   bench: number;
 }
 
@@ -24,6 +28,8 @@ export interface CpuSnapshot {
 export interface CpuPerRequest {
   api?: number;
   postgres?: number;
+  pooler?: number;
+  /** This process and the children it waited for (pgbench). */
   bench: number;
 }
 
@@ -79,17 +85,25 @@ function clusterTicks(postmaster: number): number | undefined {
 export function cpuSnapshot(parties: CpuParties): CpuSnapshot {
   const usage = process.cpuUsage();
   const toMicros = (ticks: number | undefined) => (ticks === undefined ? undefined : (ticks * 1e6) / ticksPerSecond());
-  const api = parties.apiPid === undefined ? undefined : stat(parties.apiPid)?.own;
+  const apis = parties.apiPids.map((pid) => stat(pid)?.own);
+  const api = apis.length === 0 || apis.includes(undefined) ? undefined : apis.reduce<number>((sum, ticks) => sum + ticks!, 0);
   const postmaster = parties.postgresDataDir ? postmasterPid(parties.postgresDataDir) : undefined;
+  const reaped = stat(process.pid)?.children ?? 0;
   return {
     api: toMicros(api),
     postgres: toMicros(postmaster === undefined ? undefined : clusterTicks(postmaster)),
-    bench: usage.user + usage.system,
+    pooler: parties.poolerPid === undefined ? undefined : toMicros(stat(parties.poolerPid)?.own),
+    bench: usage.user + usage.system + toMicros(reaped)!,
   };
 }
 
 export function cpuPerRequest(before: CpuSnapshot, after: CpuSnapshot, answered: number): CpuPerRequest | undefined {
   if (answered <= 0) return undefined;
   const per = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : (b - a) / answered);
-  return { api: per(before.api, after.api), postgres: per(before.postgres, after.postgres), bench: (after.bench - before.bench) / answered };
+  return {
+    api: per(before.api, after.api),
+    postgres: per(before.postgres, after.postgres),
+    pooler: per(before.pooler, after.pooler),
+    bench: (after.bench - before.bench) / answered,
+  };
 }

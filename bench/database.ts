@@ -24,7 +24,8 @@ export async function openBenchDatabase(settings: BenchSettings, dir: string): P
   let dataDir: string | undefined;
   if (!url) {
     const durability: Record<string, string> = settings.fast ? { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } : {};
-    const cluster = await startEmbeddedPostgres({ dir, settings: { max_connections: '200', ...durability } });
+    const statements: Record<string, string> = settings.statements ? { shared_preload_libraries: 'pg_stat_statements' } : {};
+    const cluster = await startEmbeddedPostgres({ dir, settings: { max_connections: '200', ...durability, ...statements } });
     onCleanup('embedded PostgreSQL', () => cluster.stop(), () => cluster.stopSync());
     url = cluster.url;
     dataDir = cluster.dataDir;
@@ -33,7 +34,37 @@ export async function openBenchDatabase(settings: BenchSettings, dir: string): P
   const orm = await MikroORM.init(ormOptions({ clientUrl: url, poolMax: 4 }));
   onCleanup('benchmark ORM', () => orm.close());
   await orm.migrator.up();
+  if (settings.statements) await orm.em.getConnection().execute('create extension if not exists pg_stat_statements');
   return { url, description, orm, dataDir };
+}
+
+/**
+ * The statements PostgreSQL ran most often since the last reset (BENCH_STATEMENTS=1), with their calls and mean time:
+ * what a scenario really sends, counted by the server.
+ */
+export async function topStatements(pool: pg.Pool, limit = 12): Promise<string[]> {
+  const { rows } = await pool.query<{ calls: string; mean_ms: number; query: string }>(
+    `select calls, mean_exec_time as mean_ms, regexp_replace(query, '\\s+', ' ', 'g') as query
+     from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
+     order by calls desc limit $1`,
+    [limit],
+  );
+  return rows.map((row) => `${String(row.calls).padStart(8)} calls ${row.mean_ms.toFixed(3).padStart(8)} ms  ${row.query.slice(0, 140)}`);
+}
+
+export async function resetStatements(pool: pg.Pool): Promise<void> {
+  await pool.query('select pg_stat_statements_reset()');
+}
+
+/** Waits (up to two minutes) until the API's dispatcher has fanned out every event written so far. */
+export async function drainOutbox(pool: pg.Pool, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await pool.query<{ waiting: boolean }>('select exists (select 1 from events where dispatched_at is null) as waiting');
+    if (!rows[0]?.waiting) return;
+    if (Date.now() > deadline) throw new Error(`the API's dispatcher left events undispatched for ${timeoutMs / 1000}s`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 /** Runs `work` in one transaction on one pooled connection: the seeding of a user commits whole or not at all. */

@@ -35,6 +35,10 @@ async function seedHistoryUser(pool: pg.Pool, runId: string): Promise<string> {
   const clerkUserId = `bench_${runId}_big`;
   const rows = HISTORY_QUERY_ROWS;
   await inTransaction(pool, async (client) => {
+    // A year of history is seeded, not lived: its rows write no events (the outbox triggers sleep while replication
+    // role is replica), or the first run would pay for fanning out 100,000 of them. Without the rights, they do.
+    await client.query('savepoint quiet');
+    await client.query('set local session_replication_role = replica').catch(() => client.query('rollback to savepoint quiet'));
     await client.query(`insert into accounts (id, kind) values ($1, 'personal')`, [id]);
     await client.query('insert into users (id, clerk_user_id) values ($1, $2)', [id, clerkUserId]);
     await client.query(

@@ -1,4 +1,4 @@
-import { createHistogram } from 'node:perf_hooks';
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import autocannon, { type Instance, type RawRequest } from 'autocannon';
 import { Outcomes, type Measurement } from './measurement.js';
 
@@ -6,16 +6,18 @@ import { Outcomes, type Measurement } from './measurement.js';
 export interface HttpScenario {
   name: string;
   summary: string;
-  /** The raw-SQL ceiling this scenario's throughput is compared with, if any. */
-  ceiling?: string;
+  /** The ceilings (pgbench, raw SQL) this scenario's throughput and latency are compared with, measured beside it. */
+  ceilings?: string[];
+  /** Where its requests go: the API (default), the API with a webhook endpoint subscribed, two APIs behind PgBouncer. */
+  via?: 'webhook' | 'pgbouncer-pair';
   nextRequest(): { token?: string; body: string };
 }
 
-let current: Instance | undefined;
+const current = new Set<Instance>();
 
 /** Stops the run in progress (Ctrl-C). */
 export function stopHttpLoad(): void {
-  current?.stop();
+  for (const instance of current) instance.stop();
 }
 
 function classify(outcomes: Outcomes, status: number, body: string) {
@@ -39,9 +41,29 @@ function classify(outcomes: Outcomes, status: number, body: string) {
   else outcomes.error(code);
 }
 
-/** Closed-loop load: `concurrency` connections, each sending its next request as soon as the last one answered. */
-export async function runHttp(url: string, scenario: HttpScenario, concurrency: number, seconds: number): Promise<Measurement> {
+/**
+ * Closed-loop load: `concurrency` connections, each sending its next request as soon as the last one answered. With
+ * several API URLs the connections are dealt out among them (one each, in turn) and the figures are of all of them.
+ */
+export async function runHttp(urls: string | string[], scenario: HttpScenario, concurrency: number, seconds: number): Promise<Measurement> {
+  const targets = (Array.isArray(urls) ? urls : [urls]).slice(0, concurrency);
   const outcomes = new Outcomes();
+  // autocannon's own latency histogram has whole-millisecond resolution; the response event has the exact time.
+  const latency = createHistogram();
+  const results = await Promise.all(
+    targets.map((url, i) => {
+      const connections = Math.floor(concurrency / targets.length) + (i < concurrency % targets.length ? 1 : 0);
+      return runInstance(url, scenario, connections, seconds, outcomes, latency);
+    }),
+  );
+  const duration = Math.max(...results.map((result) => result.duration));
+  // Requests the server never answered count as errors, not in the throughput of answered requests.
+  const measurement = outcomes.measurement(scenario.name, concurrency, duration, latency);
+  outcomes.error('connection errors and timeouts', results.reduce((sum, result) => sum + result.errors, 0));
+  return { ...measurement, errors: outcomes.errors, errorsByKind: outcomes.errorsByKind };
+}
+
+async function runInstance(url: string, scenario: HttpScenario, concurrency: number, seconds: number, outcomes: Outcomes, latency: RecordableHistogram) {
   const instance = autocannon({
     url: `${url}/graphql`,
     connections: concurrency,
@@ -63,19 +85,13 @@ export async function runHttp(url: string, scenario: HttpScenario, concurrency: 
       },
     ],
   });
-  // autocannon's own latency histogram has whole-millisecond resolution; the response event has the exact time.
-  const latency = createHistogram();
   instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTimeMs: number) => {
     latency.record(Math.max(1, Math.round(responseTimeMs * 1000)));
   });
-  current = instance;
+  current.add(instance);
   try {
-    const result = await instance;
-    // Requests the server never answered count as errors, not in the throughput of answered requests.
-    const measurement = outcomes.measurement(scenario.name, concurrency, result.duration, latency);
-    outcomes.error('connection errors and timeouts', result.errors);
-    return { ...measurement, errors: outcomes.errors, errorsByKind: outcomes.errorsByKind };
+    return await instance;
   } finally {
-    current = undefined;
+    current.delete(instance);
   }
 }

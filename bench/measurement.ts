@@ -17,8 +17,14 @@ export interface Measurement {
   /** Everything else that was not a success: GraphQL error codes, non-2xx statuses, connection errors. */
   errors: number;
   errorsByKind: Record<string, number>;
-  /** Throughput over the raw-SQL ceiling's at the same concurrency (consumption scenarios only). */
-  ofCeiling?: number;
+  /** Throughput over each ceiling's at the same concurrency, by ceiling name (consumption scenarios only). */
+  ofCeilings?: Record<string, number>;
+  /** p50 latency minus each ceiling's p50 at the same concurrency, in ms. */
+  p50OverCeilingsMs?: Record<string, number>;
+  /** Peak resident memory of the API process(es) during the run, MiB. */
+  apiPeakRssMb?: number;
+  /** What else the run observed, in words (webhooks received, ...). */
+  notes?: string[];
   /** CPU microseconds per answered request: the API process, PostgreSQL, and the benchmark process itself. */
   cpuMicrosPerRequest?: CpuPerRequest;
 }

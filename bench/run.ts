@@ -10,12 +10,17 @@ import { auditLedger } from '../src/credits/audit.js';
 import { issueHs256Token } from '../src/graphql/auth.js';
 import { cleanup, installSignalHandlers, onCleanup } from './cleanup.js';
 import { cpuPerRequest, cpuSnapshot, type CpuParties } from './cpu.js';
-import { openBenchDatabase, settle } from './database.js';
+import { drainOutbox, openBenchDatabase, resetStatements, settle, topStatements } from './database.js';
 import { benchHistoryQueries } from './history-queries.js';
 import { runHttp, stopHttpLoad } from './http-load.js';
+import { watchRss } from './memory.js';
+import { findPgbench, runPgbench, stopPgbench, writePgbenchScripts } from './pgbench.js';
+import { startWebhookSink } from './webhook-sink.js';
+import { startPgBouncer } from '../test/support/pgbouncer.js';
+import { TLS_FIXTURE_DIR } from '../test/support/webhook-receiver.js';
 import type { Measurement } from './measurement.js';
 import { progress, timedProgress } from './progress.js';
-import { formatScenario, relateToCeilings, writeReport, type BenchReport, type ScenarioReport } from './report.js';
+import { formatScenario, goals, relateToCeilings, writeReport, type BenchReport, type ScenarioReport } from './report.js';
 import { CONSUME_FEATURE, httpScenarios, keySequence, type ScenarioTokens } from './scenarios.js';
 import { seed, type BenchUser, type SeededData } from './seed.js';
 import { startApi } from './server.js';
@@ -23,6 +28,8 @@ import { loadSettings, SettingsError, type BenchSettings } from './settings.js';
 import { apiPoolSize, consumeStatements, runSqlCeiling, type ConsumeStatements, type SqlScenario } from './sql-ceiling.js';
 
 let interrupted = false;
+/** A connection for reading pg_stat_statements (BENCH_STATEMENTS=1). */
+let statementsPool: pg.Pool | undefined;
 
 async function signTokens(secret: string, seeded: SeededData): Promise<ScenarioTokens> {
   const bar = progress('signing tokens', seeded.users.length);
@@ -38,7 +45,38 @@ async function signTokens(secret: string, seeded: SeededData): Promise<ScenarioT
     members: seeded.members.map((member, i) => ({ token: spread[i]!, organizationId: member.organizationId })),
     hot: await issueHs256Token(secret, seeded.hot.clerkUserId, {}, '1d'),
     history: await issueHs256Token(secret, seeded.history.clerkUserId, {}, '1d'),
+    admin: await issueHs256Token(secret, seeded.admin.clerkUserId, {}, '1d'),
   };
+}
+
+/**
+ * Every seeded user makes one request (a balance read) before anything is measured, on each API process: the runs
+ * then measure returning users, whose token was verified and whose viewer was looked up on an earlier request (each
+ * process remembers both for five minutes), as a user of a live product is. A user's very first request costs a
+ * signature check and the viewer lookup more (pgbench-consume-2stmt is that path's database side).
+ */
+async function welcomeUsers(urls: string[], tokens: string[]): Promise<void> {
+  const bar = progress(`first requests (${urls.length} API${urls.length > 1 ? 's' : ''})`, tokens.length * urls.length);
+  let done = 0;
+  let failed = 0;
+  for (const url of urls) {
+    let next = 0;
+    const worker = async () => {
+      while (next < tokens.length && !interrupted) {
+        const token = tokens[next++]!;
+        const response = await fetch(`${url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: '{"query":"{ creditBalance }"}',
+        }).catch(() => undefined);
+        if (!response?.ok) failed++;
+        await response?.arrayBuffer();
+        if (++done % 250 === 0) bar.update(done);
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+  }
+  bar.finish(failed > 0 ? `${failed} failed` : undefined);
 }
 
 function sqlScenarios(runId: string, seeded: SeededData): SqlScenario[] {
@@ -73,35 +111,62 @@ interface Contender {
   name: string;
   summary: string;
   runner: Runner;
-  /** The raw-SQL scenario its throughput is compared with. */
-  ceiling?: string;
+  /** The ceilings its throughput and latency are compared with. */
+  ceilings?: string[];
+  /** Whose CPU and memory its runs report, when not the benchmark's one API (two APIs and PgBouncer). */
+  parties?: CpuParties;
 }
 
 /**
  * Measures scenarios side by side: each is warmed up, then at every concurrency level each runs in turn. A
- * consumption and its raw-SQL ceiling are compared at the same moment of the run (same table sizes, same
- * checkpoint and autovacuum weather), not minutes apart.
+ * consumption and its ceilings are compared at the same moment of the run (same table sizes, same checkpoint and
+ * autovacuum weather), not minutes apart.
  */
-async function measureTogether(settings: BenchSettings, parties: CpuParties, contenders: Contender[]): Promise<ScenarioReport[]> {
-  const reports = contenders.map(({ name, summary, ceiling }): ScenarioReport => ({ name, summary, ceiling, runs: [] }));
+async function measureTogether(settings: BenchSettings, parties: CpuParties, contenders: Contender[], pool: pg.Pool): Promise<ScenarioReport[]> {
+  const reports = contenders.map(({ name, summary, ceilings }): ScenarioReport => ({ name, summary, ceilings, runs: [] }));
   for (const { name, runner } of contenders) {
     if (settings.warmupSeconds === 0 || interrupted) break;
     const bar = timedProgress(`${name} warm-up`, settings.warmupSeconds);
     await runner(Math.max(...settings.concurrency), settings.warmupSeconds);
     bar.stop();
+    await drainOutbox(pool);
   }
   for (const concurrency of settings.concurrency) {
-    for (const [i, { name, runner }] of contenders.entries()) {
+    for (const [i, contender] of contenders.entries()) {
       if (interrupted) return reports;
-      const bar = timedProgress(`${name} c=${concurrency}`, settings.seconds);
-      const before = cpuSnapshot(parties);
-      const run = await runner(concurrency, settings.seconds);
-      run.cpuMicrosPerRequest = cpuPerRequest(before, cpuSnapshot(parties), run.answered);
+      const own = contender.parties ?? parties;
+      const bar = timedProgress(`${contender.name} c=${concurrency}`, settings.seconds);
+      if (settings.statements) await resetStatements(statementsPool!);
+      const before = cpuSnapshot(own);
+      const rss = watchRss(own.apiPids);
+      const run = await contender.runner(concurrency, settings.seconds);
+      const peak = rss.stop();
+      if (settings.statements) run.notes = [...(run.notes ?? []), 'statements (pg_stat_statements):', ...(await topStatements(statementsPool!))];
+      run.cpuMicrosPerRequest = cpuPerRequest(before, cpuSnapshot(own), run.answered);
+      if (peak !== undefined) run.apiPeakRssMb = peak;
       bar.stop(`${run.throughput.toFixed(0)} req/s`);
       reports[i]!.runs.push(run);
+      // Every consumption wrote an event; the API's dispatcher fans them out in the background. Each run starts once
+      // the last one's are out, so no run pays for another's (pgbench's, above all, which never dispatches its own).
+      await drainOutbox(pool);
     }
   }
   return reports;
+}
+
+/** Two API processes behind PgBouncer in transaction pooling mode, as README's "Behind a transaction pooler" has it. */
+async function startPgBouncerPair(options: { databaseUrl: string; jwtSecret: string; dir: string; nodeArgs: string[]; poolSize: number }) {
+  const bouncer = await startPgBouncer({ serverUrl: options.databaseUrl, poolSize: options.poolSize });
+  onCleanup('PgBouncer', () => bouncer.stop());
+  const env = {
+    DATABASE_DIRECT_URL: options.databaseUrl,
+    DATABASE_PREPARED_STATEMENTS: 'false',
+    // Webhook delivery stays with the benchmark's first API, so these two only answer requests.
+    WEBHOOK_WORKER_INTERVAL_MS: '0',
+  };
+  const url = bouncer.urlFor(options.databaseUrl);
+  const apis = await Promise.all(['a', 'b'].map((name) => startApi({ ...options, databaseUrl: url, name: `pgbouncer-${name}`, env })));
+  return { bouncer, apis };
 }
 
 function gitCommit(): string | undefined {
@@ -117,6 +182,7 @@ async function main(): Promise<number> {
   installSignalHandlers(() => {
     interrupted = true;
     stopHttpLoad();
+    stopPgbench();
   });
   const report: BenchReport = {
     startedAt: new Date().toISOString(),
@@ -144,47 +210,109 @@ async function main(): Promise<number> {
   const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const pool = new pg.Pool({ connectionString: database.url, max: 4 });
   onCleanup('seed pool', () => pool.end());
+  statementsPool = pool;
   const seeded = await seed(pool, runId, settings.users);
   await settle(pool);
 
   const jwtSecret = randomBytes(48).toString('base64url');
   const tokens = await signTokens(jwtSecret, seeded);
-  const api = await startApi({ databaseUrl: database.url, jwtSecret, dir, nodeArgs: settings.serverNodeArgs });
+  const api = await startApi({
+    databaseUrl: database.url,
+    jwtSecret,
+    dir,
+    nodeArgs: settings.serverNodeArgs,
+    // The webhook scenario's endpoint is created by an admin, and its receiver is HTTPS on 127.0.0.1. One endpoint
+    // taking every consumption's event (about 1,000/s) needs more attempts in flight than the defaults allow
+    // (4 per endpoint, 16 per instance), as README's Events section says.
+    env: {
+      ADMIN_USER_IDS: seeded.admin.clerkUserId,
+      WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+      NODE_EXTRA_CA_CERTS: path.join(TLS_FIXTURE_DIR, 'cert.pem'),
+      WEBHOOK_ENDPOINT_CONCURRENCY: '16',
+      WEBHOOK_CONCURRENCY: '64',
+    },
+  });
   report.environment.apiPoolSize = apiPoolSize(database.url);
   // Whose CPU time each run reports.
-  const parties: CpuParties = { apiPid: api.pid, postgresDataDir: database.dataDir };
+  const parties: CpuParties = { apiPids: [api.pid], postgresDataDir: database.dataDir };
   process.stderr.write(`bench: API pid ${api.pid} on ${api.url} (NODE_ENV=production, logs in ${api.logFile})\n`);
 
   const platform = database.orm.em.getPlatform();
   const statements: ConsumeStatements = consumeStatements((sql, params) => platform.formatQuery(sql, params));
   report.environment.ceilingStatements = [statements.viewerSql, statements.consumeSql.trim(), statements.memberConsumeSql.trim()];
-  const sql = new Map(sqlScenarios(runId, seeded).map((s) => [s.name, s]));
   const selected = (name: string) => !settings.scenarios || settings.scenarios.has(name);
+  const scenarios = httpScenarios(runId, tokens).filter((scenario) => selected(scenario.name) || scenario.ceilings?.some(selected));
 
-  for (const scenario of httpScenarios(runId, tokens)) {
-    if (interrupted) break;
-    const contenders: Contender[] = [];
-    const ceiling = scenario.ceiling ? sql.get(scenario.ceiling) : undefined;
-    if (ceiling && (selected(ceiling.name) || selected(scenario.name))) {
-      const runner: Runner = (c, s) => runSqlCeiling(database.url, statements, ceiling, CONSUME_FEATURE, c, s, () => interrupted);
-      contenders.push({ name: ceiling.name, summary: ceiling.summary, runner });
+  // The ceilings: pgbench's prepared consumption (one statement, and the two a consumption sends without the
+  // viewer cache), and the same work over node-pg as the API sends it.
+  const ceilings = new Map<string, Contender>();
+  const pgbench = findPgbench();
+  if (!pgbench) process.stderr.write('bench: pgbench not found (PATH, pg_config --bindir, /usr/lib/postgresql/*/bin): apt-get install postgresql-15 (or postgresql-client) for the pgbench ceilings; measuring without them\n');
+  else {
+    report.environment.pgbench = execFileSync(pgbench, ['--version'], { encoding: 'utf8' }).trim();
+    for (const script of await writePgbenchScripts(path.join(dir, 'pgbench'), settings.users)) {
+      const runner: Runner = (concurrency, seconds) =>
+        runPgbench({ pgbench, url: database.url, script, runId, feature: CONSUME_FEATURE, concurrency, seconds, logDir: path.join(dir, 'pgbench-logs') });
+      ceilings.set(script.name, { name: script.name, summary: script.summary, runner });
     }
-    if (selected(scenario.name)) {
+  }
+  for (const ceiling of sqlScenarios(runId, seeded)) {
+    const runner: Runner = (c, s) => runSqlCeiling(database.url, statements, ceiling, CONSUME_FEATURE, c, s, () => interrupted);
+    ceilings.set(ceiling.name, { name: ceiling.name, summary: ceiling.summary, runner });
+  }
+
+  // What the webhook and PgBouncer scenarios need, started only when they run.
+  const sink = scenarios.some((s) => s.via === 'webhook' && selected(s.name)) ? await startWebhookSink(api.url, tokens.admin) : undefined;
+  let pair: Awaited<ReturnType<typeof startPgBouncerPair>> | undefined;
+  if (scenarios.some((s) => s.via === 'pgbouncer-pair' && selected(s.name))) {
+    pair = await startPgBouncerPair({ databaseUrl: database.url, jwtSecret, dir, nodeArgs: settings.serverNodeArgs, poolSize: apiPoolSize(database.url) });
+    process.stderr.write(`bench: PgBouncer (transaction pooling, pool ${pair.bouncer.poolSize}) with APIs ${pair.apis.map((a) => `pid ${a.pid}`).join(', ')}\n`);
+    report.environment.pgbouncer = { poolSize: pair.bouncer.poolSize, apis: pair.apis.map((a) => a.logFile) };
+  }
+
+  await welcomeUsers([api.url, ...(pair?.apis.map((a) => a.url) ?? [])], tokens.spread);
+
+  // Scenarios sharing their first ceiling are measured together, so a consumption, its variants and its ceilings
+  // are compared run by run at each concurrency.
+  const groups = new Map<string, Contender[]>();
+  for (const scenario of scenarios) {
+    const key = scenario.ceilings?.[0] ?? scenario.name;
+    const group = groups.get(key) ?? [];
+    groups.set(key, group);
+    for (const name of scenario.ceilings ?? []) {
+      const ceiling = ceilings.get(name);
+      if (ceiling && !group.includes(ceiling)) group.push(ceiling);
+    }
+    if (!selected(scenario.name)) continue;
+    if (scenario.via === 'webhook') {
+      const runner: Runner = (c, s) => sink!.around(() => runHttp(api.url, scenario, c, s));
+      group.push({ name: scenario.name, summary: scenario.summary, runner, ceilings: scenario.ceilings });
+    } else if (scenario.via === 'pgbouncer-pair') {
+      const urls = pair!.apis.map((a) => a.url);
+      const runner: Runner = (c, s) => runHttp(urls, scenario, c, s);
+      const pairParties: CpuParties = { apiPids: pair!.apis.map((a) => a.pid), poolerPid: pair!.bouncer.pid, postgresDataDir: database.dataDir };
+      group.push({ name: scenario.name, summary: scenario.summary, runner, ceilings: scenario.ceilings, parties: pairParties });
+    } else {
       const runner: Runner = (c, s) => runHttp(api.url, scenario, c, s);
-      contenders.push({ name: scenario.name, summary: scenario.summary, runner, ceiling: scenario.ceiling });
+      group.push({ name: scenario.name, summary: scenario.summary, runner, ceilings: scenario.ceilings });
     }
-    if (contenders.length > 0) report.scenarios.push(...(await measureTogether(settings, parties, contenders)));
+  }
+  for (const contenders of groups.values()) {
+    if (interrupted) break;
+    if (contenders.length > 0) report.scenarios.push(...(await measureTogether(settings, parties, contenders, pool)));
   }
   if (!interrupted) {
     const measure = async (name: string, summary: string, runner: Runner) =>
-      (await measureTogether(settings, parties, [{ name, summary, runner }]))[0]!;
+      (await measureTogether(settings, parties, [{ name, summary, runner }], pool))[0]!;
     const history = { pool, apiUrl: api.url, jwtSecret, runId, selected, measure };
     report.scenarios.push(...(await benchHistoryQueries(history)));
   }
   if (interrupted) return 130;
 
   relateToCeilings(report.scenarios);
+  report.goals = goals(report.scenarios);
   await api.stop();
+  for (const other of pair?.apis ?? []) await other.stop();
 
   const audit = await auditLedger(database.orm.em.fork());
   const [hot] = (await pool.query<{ credit_balance: number }>('select credit_balance from accounts where id = $1', [seeded.hot.id])).rows;
@@ -199,6 +327,7 @@ async function main(): Promise<number> {
   process.stdout.write(
     `ledger audit: ${audit.ok ? 'clean' : 'DRIFT'} (${audit.usersChecked} users checked${audit.ok ? '' : `; drifted: ${audit.driftedUserIds.slice(0, 20).join(', ')}`})\n`,
   );
+  for (const goal of report.goals) process.stdout.write(`goal ${goal.met ? 'met   ' : 'missed'}  ${goal.what}: ${goal.value}\n`);
   process.stdout.write(`results: ${path.relative(process.cwd(), file)}\n`);
 
   const silent = report.scenarios.filter((s) => s.runs.some((r) => r.ok === 0));

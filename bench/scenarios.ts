@@ -15,6 +15,7 @@ export interface ScenarioTokens {
   members: { token: string; organizationId: string }[];
   hot: string;
   history: string;
+  admin: string;
 }
 
 /** The idempotency keys of one run: unique per request, across scenarios and runs. */
@@ -35,6 +36,9 @@ const consumeBody = (idempotencyKey: string, organizationId?: string) =>
 export function httpScenarios(runId: string, tokens: ScenarioTokens): HttpScenario[] {
   const spreadToken = rotation(tokens.spread);
   const spreadKey = keySequence(runId, 'spread');
+  const webhookKey = keySequence(runId, 'webhook');
+  const pairKey = keySequence(runId, 'pair');
+  const spreadCeilings = ['pgbench-consume-1stmt', 'pgbench-consume-2stmt', 'sql-consume-spread'];
   const hotKey = keySequence(runId, 'hot');
   const member = rotation(tokens.members);
   const orgKey = keySequence(runId, 'org');
@@ -51,19 +55,33 @@ export function httpScenarios(runId: string, tokens: ScenarioTokens): HttpScenar
     {
       name: 'consume-spread',
       summary: 'consumeCredits, each request another user and a new idempotency key',
-      ceiling: 'sql-consume-spread',
+      ceilings: spreadCeilings,
       nextRequest: () => ({ token: spreadToken(), body: consumeBody(spreadKey()) }),
+    },
+    {
+      name: 'consume-spread-webhook',
+      summary: 'consume-spread while a webhook endpoint (HTTPS on 127.0.0.1, verifying signatures) is subscribed to credits.consumed',
+      ceilings: spreadCeilings,
+      via: 'webhook',
+      nextRequest: () => ({ token: spreadToken(), body: consumeBody(webhookKey()) }),
+    },
+    {
+      name: 'consume-spread-2x-pgbouncer',
+      summary: 'consume-spread over two API processes behind PgBouncer (transaction pooling, DATABASE_PREPARED_STATEMENTS=false), connections dealt out between them',
+      ceilings: spreadCeilings,
+      via: 'pgbouncer-pair',
+      nextRequest: () => ({ token: spreadToken(), body: consumeBody(pairKey()) }),
     },
     {
       name: 'consume-hot',
       summary: 'consumeCredits, every request the same user (one hot balance row), a new key each time',
-      ceiling: 'sql-consume-hot',
+      ceilings: ['sql-consume-hot'],
       nextRequest: () => ({ token: tokens.hot, body: consumeBody(hotKey()) }),
     },
     {
       name: 'consume-org',
       summary: "consumeCredits from an organization's wallet: many members of a few organizations, each under a monthly limit",
-      ceiling: 'sql-consume-org',
+      ceilings: ['sql-consume-org'],
       nextRequest: () => {
         const next = member();
         return { token: next.token, body: consumeBody(orgKey(), next.organizationId) };

@@ -22,6 +22,8 @@ export interface SeededData {
   hot: BenchUser;
   /** A user with `HISTORY_ROWS` consumptions, each linked to its own workshop. */
   history: BenchUser;
+  /** The API's admin (its subject in ADMIN_USER_IDS): sets up the webhook endpoint of the webhook scenario. */
+  admin: BenchUser;
 }
 
 export const CREDITS_PER_USER = 100_000;
@@ -136,9 +138,11 @@ export async function seed(pool: pg.Pool, runId: string, count: number): Promise
   const history = benchUser(runId, 'history');
   await seedNamedUser(pool, hot, HOT_USER_CREDITS);
   await seedHistory(pool, history, HISTORY_ROWS);
+  const admin = benchUser(runId, 'admin');
+  await seedNamedUser(pool, admin, 1);
   const users = Array.from({ length: count }, (_, i) => benchUser(runId, i + 1));
   const members = await seedOrganizations(pool, runId, users);
   await pool.query('analyze accounts; analyze users; analyze credit_transactions; analyze workshops; analyze organization_members');
   bar.finish(`+ hot user, + history user with ${HISTORY_ROWS} workshop charges, + ${ORGANIZATIONS} organizations of ${members.length} members`);
-  return { users, members, hot, history };
+  return { users, members, hot, history, admin };
 }

@@ -27,9 +27,18 @@ export function logTail(file: string, lines = 30): string {
  * The API as production runs it, in its own process, so that the load generator and the server do not share one
  * event loop (or one CPU's worth of JIT). Its logs go to a file; the tail is printed if it fails.
  */
-export async function startApi(options: { databaseUrl: string; jwtSecret: string; dir: string; nodeArgs: string[] }): Promise<ApiProcess> {
+export async function startApi(options: {
+  databaseUrl: string;
+  jwtSecret: string;
+  dir: string;
+  nodeArgs: string[];
+  /** Names the log file (api-<name>.log); the first API's is api.log. */
+  name?: string;
+  /** Settings of this API beyond the benchmark's (BENCH_API_ENV still applies on top). */
+  env?: Record<string, string>;
+}): Promise<ApiProcess> {
   const port = await freePort();
-  const logFile = path.join(options.dir, 'api.log');
+  const logFile = path.join(options.dir, options.name ? `api-${options.name}.log` : 'api.log');
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [...options.nodeArgs, MAIN], {
     env: {
@@ -44,6 +53,7 @@ export async function startApi(options: { databaseUrl: string; jwtSecret: string
       RATE_LIMIT_MUTATIONS_PER_MINUTE: '0',
       RATE_LIMIT_QUERIES_PER_MINUTE: '0',
       RATE_LIMIT_ANONYMOUS_PER_MINUTE: '0',
+      ...options.env,
       // More settings for the API under test, e.g. BENCH_API_ENV='{"DATABASE_PREPARED_STATEMENTS":"false"}'.
       ...(process.env.BENCH_API_ENV ? (JSON.parse(process.env.BENCH_API_ENV) as Record<string, string>) : {}),
     },

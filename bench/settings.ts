@@ -12,6 +12,8 @@ export interface BenchSettings {
   /** fsync and synchronous_commit off on the embedded cluster: faster, and no longer what production does. */
   fast: boolean;
   databaseUrl?: string;
+  /** pg_stat_statements on the embedded cluster: after each run, the statements PostgreSQL counted, most called first. */
+  statements: boolean;
   /** Extra `node` arguments for the API process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
   serverNodeArgs: string[];
 }
@@ -48,6 +50,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
     scenarios: scenarios ? new Set(scenarios) : undefined,
     fast: env.BENCH_FAST === '1' || env.BENCH_FAST === 'true',
     databaseUrl,
+    statements: env.BENCH_STATEMENTS === '1' || env.BENCH_STATEMENTS === 'true',
     serverNodeArgs: list(env, 'BENCH_SERVER_NODE_ARGS') ?? [],
   };
 }

@@ -68,7 +68,8 @@ export interface Config {
   adminUserIds: ReadonlySet<string>;
   /**
    * How long a process remembers a token subject's user id, so that requests skip the viewer lookup
-   * (VIEWER_CACHE_SECONDS; 0: look up every request). It bounds how long a user deleted in the database is served.
+   * (VIEWER_CACHE_SECONDS, 300 by default, as long as a verified token is remembered; 0: look up every request). It
+   * bounds how long a user deleted in the database is served.
    */
   viewerCacheSeconds: number;
   starterCredits: number;
@@ -337,7 +338,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir,
     auth,
     adminUserIds,
-    viewerCacheSeconds: integer(env, 'VIEWER_CACHE_SECONDS', 30, 0, 3_600),
+    viewerCacheSeconds: integer(env, 'VIEWER_CACHE_SECONDS', 300, 0, 3_600),
     starterCredits: integer(env, 'STARTER_CREDITS', 0, 0, 1_000_000),
     workshopCreditCost: integer(env, 'WORKSHOP_CREDIT_COST', 1, 1, 1_000_000),
     limits: {

@@ -34,6 +34,14 @@ const storedBody = (bytes: Buffer) => bytes.subarray(0, MAX_RESPONSE_BODY_BYTES)
 
 const failure = (error: string, status: number | null = null, body: string | null = null): SendOutcome => ({ ok: false, status, body, error });
 
+/**
+ * Connections are kept open between attempts (a TLS handshake per webhook would cost more CPU than everything else
+ * an attempt does). A pooled connection was opened to an address that passed the network guard, so reusing it never
+ * reaches an address the guard would refuse. Idle ones close after a few seconds.
+ */
+const agentOptions = { keepAlive: true, timeout: 5_000, maxFreeSockets: 64, scheduling: 'lifo' as const };
+const agents = { 'http:': new http.Agent(agentOptions), 'https:': new https.Agent(agentOptions) };
+
 /** Connects to the address that was checked, whatever the resolver would say now. */
 const pinnedLookup =
   ({ address, family }: ResolvedAddress): LookupFunction =>
@@ -65,8 +73,9 @@ export async function postWebhook(target: string, body: string, headers: Record<
   try {
     return await Promise.race([timedOut, send(url, body, headers, options, controller.signal)]);
   } finally {
+    // An attempt cut off by the timeout was aborted (its connection destroyed); one that finished keeps its
+    // connection for the next attempt.
     clearTimeout(timer);
-    controller.abort();
   }
 }
 
@@ -93,15 +102,19 @@ async function send(url: URL, body: string, headers: Record<string, string>, opt
           'content-length': String(Buffer.byteLength(body)),
           'user-agent': 'Tally-Webhooks/1',
         },
-        agent: false,
+        agent: agents[url.protocol as 'http:' | 'https:'],
         lookup: pinnedLookup(address),
         signal,
       },
       (response) => {
         const chunks: Buffer[] = [];
         let size = 0;
-        const finish = () => {
-          response.destroy();
+        let finished = false;
+        const finish = (whole: boolean) => {
+          if (finished) return;
+          finished = true;
+          // A body read to its end leaves the connection reusable; one cut at the cap (or broken) closes it.
+          if (!whole) response.destroy();
           const text = storedBody(Buffer.concat(chunks));
           const status = response.statusCode ?? 0;
           if (status >= 200 && status < 300) resolve({ ok: true, status, body: text, error: null });
@@ -111,10 +124,10 @@ async function send(url: URL, body: string, headers: Record<string, string>, opt
         response.on('data', (chunk: Buffer) => {
           chunks.push(chunk);
           size += chunk.length;
-          if (size >= MAX_RESPONSE_BODY_BYTES) finish();
+          if (size >= MAX_RESPONSE_BODY_BYTES) finish(false);
         });
-        response.on('end', finish);
-        response.on('error', finish);
+        response.on('end', () => finish(true));
+        response.on('error', () => finish(false));
       },
     );
     request.on('error', (error: NodeJS.ErrnoException) => resolve(failure(error.code ? `${error.code}: ${error.message}` : error.message)));

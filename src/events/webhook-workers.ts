@@ -8,9 +8,8 @@ import { systemResolver, type HostResolver } from './network-guard.js';
 import { signatureHeaders } from './signing.js';
 import { postWebhook } from './webhook-client.js';
 
-/** Events fanned out per dispatcher transaction, and at most this many transactions per round. */
-const DISPATCH_BATCH = 100;
-const DISPATCH_ROUNDS = 10;
+/** Events fanned out per round (one dispatcher transaction). */
+const DISPATCH_BATCH = 500;
 
 /**
  * A lease outlasts the longest an attempt can take (timeoutMs bounds it whole) twice over, plus time to record the
@@ -67,9 +66,9 @@ export function startWebhookWorkers({ orm, log, config, resolver = systemResolve
   const runRound = async () => {
     const em = orm.em.fork();
     try {
-      for (let i = 0; i < DISPATCH_ROUNDS; i++) {
-        if ((await dispatchEvents(em, DISPATCH_BATCH)) < DISPATCH_BATCH) break;
-      }
+      // One batch of fan-out per round, then claims: under a steady stream of events a round that fanned out
+      // batch after batch would leave the attempts waiting. A full batch means more is waiting: another round follows.
+      if ((await dispatchEvents(em, DISPATCH_BATCH)) === DISPATCH_BATCH) again = true;
       const free = config.concurrency - inFlight.size;
       if (free <= 0 || stopped) return;
       const claimed = await claimDueAttempts(em, { limit: free, perEndpoint: config.endpointConcurrency, leaseMs: leaseMs(config.timeoutMs) });

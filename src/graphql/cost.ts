@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { GraphQLError, getNamedType, getNullableType, isLeafType, isListType, type DocumentNode, type GraphQLField, type GraphQLSchema } from 'graphql';
+import { GraphQLError, getNamedType, getNullableType, isLeafType, isListType, Kind, visit, type DocumentNode, type GraphQLField, type GraphQLSchema } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import type { RequestContext } from '../core/context.js';
 import { DEFAULT_PAGE_SIZE } from '../core/pagination.js';
@@ -42,6 +42,49 @@ const estimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
 export const estimateCost = (schema: GraphQLSchema, document: DocumentNode, variables?: Record<string, unknown>, operationName?: string | null) =>
   getComplexity({ schema, query: document, variables, operationName: operationName ?? undefined, estimators: [estimator], maxQueryNodes: 20_000 });
 
+/**
+ * Whether an operation's cost could change with its variables: only a variable in a `first` argument (a list's size)
+ * or in a directive (`@include(if: $x)`, `@skip`) moves it. Other variables (a mutation's `input`) never do.
+ */
+function costReadsVariables(document: DocumentNode): boolean {
+  let reads = false;
+  const hasVariable = (node: object) => {
+    let found = false;
+    visit(node as DocumentNode, { Variable: () => void (found = true) });
+    return found;
+  };
+  visit(document, {
+    Argument(node) {
+      if (node.name.value === 'first' && hasVariable(node.value)) reads = true;
+    },
+    Directive(node) {
+      if ((node.arguments ?? []).some((argument) => hasVariable(argument.value))) reads = true;
+    },
+    [Kind.VARIABLE_DEFINITION]: () => undefined,
+  });
+  return reads;
+}
+
+/**
+ * The costs of parsed documents whose cost does not depend on their variables, per operation name. Apollo keeps one
+ * parsed document per distinct query text (its document store), so a client's repeated operation is estimated once;
+ * the map holds nothing once the document store lets a document go.
+ */
+const fixedCosts = new WeakMap<DocumentNode, Map<string, number>>();
+
+function costOf(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | null | undefined): number {
+  let known = fixedCosts.get(document);
+  const key = operationName ?? '';
+  const cached = known?.get(key);
+  if (cached !== undefined) return cached;
+  const cost = estimateCost(schema, document, variables, operationName);
+  if (!costReadsVariables(document)) {
+    if (!known) fixedCosts.set(document, (known = new Map()));
+    known.set(key, cost);
+  }
+  return cost;
+}
+
 const refused = (message: string, extensions: Record<string, unknown>) =>
   new GraphQLError(message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', ...extensions, http: { status: 400 } } });
 
@@ -52,7 +95,7 @@ export function operationCostPlugin(): ApolloServerPlugin<RequestContext> {
       return {
         async didResolveOperation({ request, document, schema, operationName }) {
           try {
-            cost = estimateCost(schema, document, request.variables, operationName);
+            cost = costOf(schema, document, request.variables, operationName);
           } catch (error) {
             // Variables that do not fit their types: execution reports them as BAD_USER_INPUT, with their path.
             if (error instanceof GraphQLError && /Variable/.test(error.message)) return;

@@ -26,7 +26,16 @@ function firstUnstorable(value: unknown, path: string, depth = 0): string | unde
   return undefined;
 }
 
+/** Per parsed document (Apollo keeps one per distinct query text): its literals never change. */
+const literalsChecked = new WeakMap<DocumentNode, boolean>();
+
 function unstorableLiteral(document: DocumentNode): boolean {
+  let found = literalsChecked.get(document);
+  if (found === undefined) literalsChecked.set(document, (found = findUnstorableLiteral(document)));
+  return found;
+}
+
+function findUnstorableLiteral(document: DocumentNode): boolean {
   let found = false;
   visit(document, {
     StringValue(node) {

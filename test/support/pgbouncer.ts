@@ -16,6 +16,8 @@ const run = promisify(execFile);
  */
 export interface PgBouncer {
   port: number;
+  /** Its process (for CPU accounting). */
+  pid: number;
   /** Server connections per database (and user): fewer than the clients' connections, so they really are shared. */
   poolSize: number;
   /** The URL of `directUrl`'s database through PgBouncer (same user, password and database; PgBouncer's port). */
@@ -63,10 +65,11 @@ ignore_startup_parameters = ${IGNORED_STARTUP_PARAMETERS.join(',')}
 `;
 }
 
-export async function startPgBouncer(options: { poolSize?: number } = {}): Promise<PgBouncer> {
+/** In front of the tests' cluster, or of `serverUrl`'s (the benchmark's). */
+export async function startPgBouncer(options: { poolSize?: number; serverUrl?: string } = {}): Promise<PgBouncer> {
   const binary = await pgbouncerBinary();
   const poolSize = options.poolSize ?? 8;
-  const cluster = new URL(clusterUrl());
+  const cluster = new URL(options.serverUrl ?? clusterUrl());
   const user = decodeURIComponent(cluster.username);
   const password = decodeURIComponent(cluster.password);
   const dir = await tempDir('tally-pgbouncer');
@@ -95,7 +98,7 @@ export async function startPgBouncer(options: { poolSize?: number } = {}): Promi
   // Ready when a client gets through to PostgreSQL.
   await waitUntil(
     async () => {
-      const client = new pg.Client({ connectionString: urlFor(clusterUrl()) });
+      const client = new pg.Client({ connectionString: urlFor(cluster.toString()) });
       await client.connect();
       try {
         return (await client.query('select 1 as ok')).rows[0]?.ok === 1;
@@ -108,6 +111,7 @@ export async function startPgBouncer(options: { poolSize?: number } = {}): Promi
 
   return {
     port,
+    pid: child.child.pid!,
     poolSize,
     urlFor,
     async show(command, database) {

@@ -7,7 +7,8 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The repository's root, from the sources (tests) or from their build in dist/ (the benchmark). */
+export const REPO_ROOT = ((here: string) => (path.basename(here) === 'dist' ? path.dirname(here) : here))(fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, ''));
 
 /**
  * A child's environment built from scratch, so nothing from the developer's shell (a DATABASE_URL above all) leaks
