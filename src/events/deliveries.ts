@@ -76,42 +76,51 @@ export async function claimDueAttempts(em: EntityManager, params: ClaimParams): 
   }));
 }
 
-interface SettleParams {
-  id: string;
-  attempt: number;
-  status: 'delivered' | 'pending' | 'failed';
-  delayMs: number | null;
-  responseStatus: number | null;
-  responseBody: string | null;
-  error: string | null;
+/** An attempt's outcome, to be recorded. */
+export interface Settlement {
+  claimed: ClaimedAttempt;
+  outcome: SendOutcome;
 }
 
-const SETTLE = namedStatement<SettleParams>(`
-update webhook_deliveries set status = :status::text,
-  next_attempt_at = case when :status::text = 'pending' then now() + :delayMs::float8 * interval '1 millisecond' end,
-  delivered_at = case when :status::text = 'delivered' then now() end,
-  last_response_status = :responseStatus::int, last_response_body = :responseBody::text, last_error = :error::text, updated_at = now()
-where id = :id and status = 'sending' and attempts = :attempt
-returning status`);
+/**
+ * Many outcomes in one statement (one commit): under a steady stream of deliveries, outcomes that finish while a
+ * statement is under way are recorded together by the next. Each row is fenced by its attempt number, as one alone.
+ */
+const SETTLE = `
+update webhook_deliveries d set status = v.status,
+  next_attempt_at = case when v.status = 'pending' then now() + v.delay_ms * interval '1 millisecond' end,
+  delivered_at = case when v.status = 'delivered' then now() end,
+  last_response_status = v.response_status, last_response_body = v.response_body, last_error = v.error, updated_at = now()
+from jsonb_to_recordset(?::jsonb) as v(id text, attempt int, status text, delay_ms float8, response_status int, response_body text, error text)
+where d.id = v.id and d.status = 'sending' and d.attempts = v.attempt
+returning d.id, d.attempts, d.status`;
 
 /**
- * Records an attempt's outcome: delivered, due again after the schedule's next delay, or failed after the last.
- * Returns the new status, or undefined when the lease had been lost (the outcome is then dropped).
+ * Records attempts' outcomes: delivered, due again after the schedule's next delay, or failed after the last.
+ * Returns each one's new status, in order, or undefined where the lease had been lost (that outcome is dropped).
  */
-export async function settleAttempt(em: EntityManager, claimed: ClaimedAttempt, outcome: SendOutcome, retryBaseMs: number): Promise<string | undefined> {
-  const delayMs = outcome.ok ? undefined : retryDelayMs(claimed.attempt, retryBaseMs);
-  const status = outcome.ok ? 'delivered' : delayMs === undefined ? 'failed' : 'pending';
-  const [row] = await em.execute<Row[]>(
-    SETTLE.text,
-    SETTLE.bind({
+export async function settleAttempts(em: EntityManager, settlements: readonly Settlement[], retryBaseMs: number): Promise<(string | undefined)[]> {
+  if (settlements.length === 0) return [];
+  const values = settlements.map(({ claimed, outcome }) => {
+    const delayMs = outcome.ok ? undefined : retryDelayMs(claimed.attempt, retryBaseMs);
+    return {
       id: claimed.deliveryId,
       attempt: claimed.attempt,
-      status,
-      delayMs: delayMs ?? null,
-      responseStatus: outcome.status,
-      responseBody: outcome.body,
-      error: outcome.error === null ? null : outcome.error.slice(0, 500),
-    }),
-  );
-  return row === undefined ? undefined : String(row.status);
+      status: outcome.ok ? 'delivered' : delayMs === undefined ? 'failed' : 'pending',
+      delay_ms: delayMs ?? null,
+      response_status: outcome.status,
+      response_body: outcome.body,
+      // PostgreSQL text takes no NUL.
+      error: outcome.error === null ? null : outcome.error.slice(0, 500).replaceAll('\u0000', ''),
+    };
+  });
+  const rows = await em.execute<Row[]>(SETTLE, [JSON.stringify(values)]);
+  const settled = new Map(rows.map((row) => [`${String(row.id)}/${Number(row.attempts)}`, String(row.status)]));
+  return settlements.map(({ claimed }) => settled.get(`${claimed.deliveryId}/${claimed.attempt}`));
+}
+
+/** Records one attempt's outcome (see settleAttempts). */
+export async function settleAttempt(em: EntityManager, claimed: ClaimedAttempt, outcome: SendOutcome, retryBaseMs: number): Promise<string | undefined> {
+  const [status] = await settleAttempts(em, [{ claimed, outcome }], retryBaseMs);
+  return status;
 }

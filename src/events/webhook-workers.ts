@@ -1,7 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { WebhookConfig } from '../config.js';
 import type { Logger } from '../logger.js';
-import { claimDueAttempts, settleAttempt, type ClaimedAttempt } from './deliveries.js';
+import { claimDueAttempts, settleAttempts, type ClaimedAttempt, type Settlement } from './deliveries.js';
 import { dispatchEvents } from './dispatcher.js';
 import { webhookBody } from './event-body.js';
 import { systemResolver, type HostResolver } from './network-guard.js';
@@ -10,6 +10,9 @@ import { postWebhook } from './webhook-client.js';
 
 /** Events fanned out per round (one dispatcher transaction). */
 const DISPATCH_BATCH = 500;
+
+/** Outcomes recorded per statement at most. */
+const SETTLE_BATCH = 200;
 
 /**
  * A lease outlasts the longest an attempt can take (timeoutMs bounds it whole) twice over, plus time to record the
@@ -43,11 +46,34 @@ export function startWebhookWorkers({ orm, log, config, resolver = systemResolve
   let again = false;
   let stopped = false;
 
+  // Outcomes wait here while a statement records earlier ones, then go together in the next (group commit): one
+  // attempt alone is recorded at once, a busy stream of them in a statement per batch rather than per attempt.
+  const outcomes: (Settlement & { done: (status: string | undefined) => void; failed: (error: unknown) => void })[] = [];
+  let recording: Promise<void> | undefined;
+  const record = () => {
+    if (recording || outcomes.length === 0) return;
+    const batch = outcomes.splice(0, SETTLE_BATCH);
+    recording = settleAttempts(orm.em.fork(), batch, config.retryBaseMs)
+      .then(
+        (statuses) => batch.forEach((entry, i) => entry.done(statuses[i])),
+        (error: unknown) => batch.forEach((entry) => entry.failed(error)),
+      )
+      .finally(() => {
+        recording = undefined;
+        record();
+      });
+  };
+  const settle = (claimed: ClaimedAttempt, outcome: Settlement['outcome']) =>
+    new Promise<string | undefined>((done, failed) => {
+      outcomes.push({ claimed, outcome, done, failed });
+      record();
+    });
+
   const attempt = async (claimed: ClaimedAttempt) => {
     const body = JSON.stringify(webhookBody(claimed.event));
     const headers = signatureHeaders(String(claimed.event.id), body, claimed.secrets, new Date());
     const outcome = await postWebhook(claimed.url, body, { ...headers }, { ...config, resolver });
-    const status = await settleAttempt(orm.em.fork(), claimed, outcome, config.retryBaseMs);
+    const status = await settle(claimed, outcome);
     const fields = { deliveryId: claimed.deliveryId, endpointId: claimed.endpointId, eventId: claimed.event.id, attempt: claimed.attempt, status };
     if (outcome.ok) log.debug(fields, 'webhook delivered');
     else log.warn({ ...fields, responseStatus: outcome.status, error: outcome.error }, 'webhook attempt failed');

@@ -21,7 +21,7 @@ function bearerToken(req: Request): string | undefined {
 }
 
 /**
- * Builds a request's context: a fresh EntityManager fork, and the verified viewer (provisioned on their first
+ * Builds a request's context: a fresh EntityManager fork (made when first used), and the verified viewer (provisioned on their first
  * request). Errors here fail the whole request before any resolver runs, so they are turned into GraphQL errors
  * with their HTTP status here.
  */
@@ -30,7 +30,17 @@ export function contextBuilder(services: Services, rateLimiter: RateLimiter) {
   const viewers = new ViewerCache(config.viewerCacheSeconds * 1000);
   return async ({ req, res }: { req: Request; res: Response }): Promise<RequestContext> => {
     const { requestId } = requestScopeOf(res);
-    const context: RequestContext = { em: orm.em.fork(), requestId, log, services, perRequest: new Map() };
+    // Forked on first use: the hot paths that send their own statements never need one.
+    let em: RequestContext['em'] | undefined;
+    const context: RequestContext = {
+      get em() {
+        return (em ??= orm.em.fork());
+      },
+      requestId,
+      log,
+      services,
+      perRequest: new Map(),
+    };
     try {
       const token = bearerToken(req);
       if (token === undefined) return context;
