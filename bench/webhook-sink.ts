@@ -1,11 +1,13 @@
-import { startWebhookReceiver, type WebhookReceiver } from '../test/support/webhook-receiver.js';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { onCleanup } from './cleanup.js';
 import type { Measurement } from './measurement.js';
+import type { SinkCounts, SinkRequest } from './webhook-sink-thread.js';
 
 /**
  * The consumer end of the webhook scenario: a receiver on 127.0.0.1 over HTTPS (the test fixture's certificate, which
  * the API trusts through NODE_EXTRA_CA_CERTS) that verifies every signature with the `standardwebhooks` package,
- * as a customer's endpoint would. The endpoint subscribed to `credits.consumed` exists only while a webhook run
+ * as a customer's endpoint would, on its own thread (webhook-sink-thread.ts). The endpoint subscribed to `credits.consumed` exists only while a webhook run
  * lasts, so the other scenarios run without one.
  */
 export interface WebhookSink {
@@ -26,8 +28,29 @@ async function graphql<T>(apiUrl: string, token: string, query: string, variable
   return body.data;
 }
 
+/** The receiver thread, asked one question at a time. */
+async function startReceiverThread() {
+  const worker = new Worker(new URL('./webhook-sink-thread.js', import.meta.url));
+  const [{ url }] = (await once(worker, 'message')) as [{ url: string }];
+  const ask = async <T>(request: SinkRequest): Promise<T> => {
+    const answer = once(worker, 'message');
+    worker.postMessage(request);
+    return ((await answer) as [T])[0];
+  };
+  return {
+    url,
+    reset: (secrets: string[]) => ask<unknown>({ secrets }),
+    count: () => ask<SinkCounts>({ count: true }),
+    close: async () => {
+      worker.postMessage('close');
+      await Promise.race([once(worker, 'exit'), new Promise((resolve) => setTimeout(resolve, 2_000))]);
+      await worker.terminate();
+    },
+  };
+}
+
 export async function startWebhookSink(apiUrl: string, adminToken: string): Promise<WebhookSink> {
-  const receiver: WebhookReceiver = await startWebhookReceiver({ tls: true });
+  const receiver = await startReceiverThread();
   onCleanup('webhook receiver', () => receiver.close());
   return {
     async around(run) {
@@ -37,18 +60,17 @@ export async function startWebhookSink(apiUrl: string, adminToken: string): Prom
         'mutation Create($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { id secret } }',
         { input: { url: `${receiver.url}/tally`, eventTypes: ['credits.consumed'], description: 'benchmark receiver' } },
       );
-      receiver.secrets = [endpoint.secret];
-      receiver.received.length = 0;
+      await receiver.reset([endpoint.secret]);
       try {
         const measurement = await run();
-        const during = receiver.received.length;
+        const during = (await receiver.count()).received;
         const started = Date.now();
-        while (receiver.received.length < measurement.ok && Date.now() - started < DRAIN_TIMEOUT_MS) {
+        let counts = await receiver.count();
+        while (counts.received < measurement.ok && Date.now() - started < DRAIN_TIMEOUT_MS) {
           await new Promise((resolve) => setTimeout(resolve, 100));
+          counts = await receiver.count();
         }
-        const received = receiver.received.length;
-        const unverified = receiver.received.filter((hook) => hook.verifiedBy.length === 0).length;
-        const ids = new Set(receiver.received.map((hook) => hook.id)).size;
+        const { received, unverified, distinct: ids } = counts;
         const after = ((Date.now() - started) / 1000).toFixed(1);
         // The count can include a few events of the run before (fanned out once this endpoint existed).
         const notes = [

@@ -22,10 +22,12 @@ interface ClaimParams {
 
 /**
  * Per enabled endpoint, its most overdue deliveries up to what its in-flight cap leaves (so one slow or dead endpoint
- * never takes every slot), then the most overdue of those overall.
+ * never takes every slot), then the most overdue of those overall. The candidates are computed once (materialized)
+ * and joined by id: with statistics from when the table was small, the planner otherwise re-ran them for every due
+ * row, which made each claim cost as much as the backlog was long (100 ms behind 5,000 waiting deliveries).
  */
 const CLAIM = namedStatement<ClaimParams>(`
-with candidates as (
+with candidates as materialized (
   select due.id
   from webhook_endpoints e
   cross join lateral (
@@ -38,8 +40,8 @@ with candidates as (
   where e.enabled and e.deleted_at is null
 ),
 claimed as (
-  select d.id from webhook_deliveries d
-  where d.id in (select id from candidates) and d.status in ('pending', 'sending') and d.next_attempt_at <= now()
+  select d.id from candidates c join webhook_deliveries d on d.id = c.id
+  where d.status in ('pending', 'sending') and d.next_attempt_at <= now()
   order by d.next_attempt_at
   limit :limit
   for update of d skip locked

@@ -30,6 +30,3 @@ export type EventType = (typeof EVENT_TYPES)[number];
 export const ALL_EVENT_TYPES = '*';
 
 export const isEventType = (value: string): value is EventType => (EVENT_TYPES as readonly string[]).includes(value);
-
-/** Whether an endpoint subscribed to `subscribed` wants an event of `type`. */
-export const wantsEvent = (subscribed: readonly string[], type: string) => subscribed.includes(ALL_EVENT_TYPES) || subscribed.includes(type);

@@ -155,6 +155,39 @@ describe('webhook delivery', () => {
     expect(await deliveryRows(server.sql, { endpointId: endpoint.id })).toHaveLength(1);
   });
 
+  it('records a burst of outcomes, successes and failures mixed, each once and on its own delivery', async () => {
+    const hooks = await receiver();
+    // Every third event fails its first attempt, so retries and deliveries settle in the same batches.
+    const failedOnce = new Set<string>();
+    hooks.reply = (request) => {
+      const index = Number(JSON.parse(request.body).data.index);
+      if (index % 3 === 0 && !failedOnce.has(request.id)) {
+        failedOnce.add(request.id);
+        return { status: 503, body: 'busy', delayMs: 2 };
+      }
+      return { status: 200, delayMs: 2 };
+    };
+    const endpoint = await endpointFor(server, ADMIN_SUB, hooks, ['credits.granted']);
+    const events = await appendEvents(
+      server.orm,
+      Array.from({ length: 120 }, (_, index) => ({ accountId, type: 'credits.granted' as const, payload: { index } })),
+    );
+
+    await waitUntil(async () => (await deliveryRows(server.sql, { endpointId: endpoint.id })).filter((row) => row.status === 'delivered').length === events.length, {
+      timeoutMs: 30_000,
+      what: 'every delivery of the burst delivered',
+      intervalMs: 50,
+    });
+    const rows = await deliveryRows(server.sql, { endpointId: endpoint.id });
+    expect(rows).toHaveLength(events.length);
+    const attempts = new Map(rows.map((row) => [row.event_id, row.attempts]));
+    events.forEach((event, index) => expect(attempts.get(event.id)).toBe(index % 3 === 0 ? 2 : 1));
+    expect(rows.every((row) => row.last_response_status === 200 && row.last_error === null)).toBe(true);
+    // Every event arrived once successfully; the failed first tries are the only repeats.
+    expect(hooks.received).toHaveLength(events.length + Math.ceil(events.length / 3));
+    expect(new Set(hooks.received.map((request) => request.id)).size).toBe(events.length);
+  });
+
   it('follows no redirect and keeps at most 4 KiB of a response body', async () => {
     const target = await receiver();
     const redirecting = await receiver();
