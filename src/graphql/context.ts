@@ -21,6 +21,28 @@ function bearerToken(req: Request): string | undefined {
 }
 
 /**
+ * A request's context whose EntityManager is forked on first use: the hot paths that send their own statements never
+ * need one. The getter lives on the prototype, so the copy Apollo makes of the context for each operation
+ * (Object.assign onto an object of the same prototype) keeps it lazy, and a fork made on either copy is kept on it.
+ */
+class LazyContext implements RequestContext {
+  viewer?: RequestContext['viewer'];
+  readonly perRequest = new Map<unknown, unknown>();
+  private forked: RequestContext['em'] | undefined;
+
+  constructor(
+    private readonly orm: Services['orm'],
+    readonly requestId: string,
+    readonly log: RequestContext['log'],
+    readonly services: RequestContext['services'],
+  ) {}
+
+  get em(): RequestContext['em'] {
+    return (this.forked ??= this.orm.em.fork());
+  }
+}
+
+/**
  * Builds a request's context: a fresh EntityManager fork (made when first used), and the verified viewer (provisioned on their first
  * request). Errors here fail the whole request before any resolver runs, so they are turned into GraphQL errors
  * with their HTTP status here.
@@ -30,17 +52,7 @@ export function contextBuilder(services: Services, rateLimiter: RateLimiter) {
   const viewers = new ViewerCache(config.viewerCacheSeconds * 1000);
   return async ({ req, res }: { req: Request; res: Response }): Promise<RequestContext> => {
     const { requestId } = requestScopeOf(res);
-    // Forked on first use: the hot paths that send their own statements never need one.
-    let em: RequestContext['em'] | undefined;
-    const context: RequestContext = {
-      get em() {
-        return (em ??= orm.em.fork());
-      },
-      requestId,
-      log,
-      services,
-      perRequest: new Map(),
-    };
+    const context: RequestContext = new LazyContext(orm, requestId, log, services);
     try {
       const token = bearerToken(req);
       if (token === undefined) return context;
