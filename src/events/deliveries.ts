@@ -120,9 +120,3 @@ export async function settleAttempts(em: EntityManager, settlements: readonly Se
   const settled = new Map(rows.map((row) => [`${String(row.id)}/${Number(row.attempts)}`, String(row.status)]));
   return settlements.map(({ claimed }) => settled.get(`${claimed.deliveryId}/${claimed.attempt}`));
 }
-
-/** Records one attempt's outcome (see settleAttempts). */
-export async function settleAttempt(em: EntityManager, claimed: ClaimedAttempt, outcome: SendOutcome, retryBaseMs: number): Promise<string | undefined> {
-  const [status] = await settleAttempts(em, [{ claimed, outcome }], retryBaseMs);
-  return status;
-}

@@ -43,9 +43,9 @@ class LazyContext implements RequestContext {
 }
 
 /**
- * Builds a request's context: a fresh EntityManager fork (made when first used), and the verified viewer (provisioned on their first
- * request). Errors here fail the whole request before any resolver runs, so they are turned into GraphQL errors
- * with their HTTP status here.
+ * Builds a request's context: a fresh EntityManager fork (made when first used), and the verified viewer
+ * (provisioned on their first request). Errors here fail the whole request before any resolver runs, so they are
+ * turned into GraphQL errors with their HTTP status here.
  */
 export function contextBuilder(services: Services, rateLimiter: RateLimiter) {
   const { config, log, orm } = services;
