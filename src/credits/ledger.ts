@@ -7,7 +7,7 @@ import { IDEMPOTENCY_KEY_UNIQUE, WORKSHOP_CHARGE_UNIQUE } from './constraints.js
 import { toCreditTransaction, type CreditTransaction, type LedgerMetadata } from './credit-transaction.model.js';
 import { CreditTransactionType, WORKSHOP_FEATURE } from './credit-transaction.enums.js';
 import { grantKey, STARTER_CREDITS_KEY } from './idempotency-keys.js';
-import { Postings, usedCredits, type ExpirySummary, type LedgerOptions, type Posting, type SlowDebit } from './posting/postings.js';
+import { Postings, usedCredits, type EntityManagerSource, type ExpirySummary, type LedgerOptions, type Posting, type SlowDebit } from './posting/postings.js';
 import { PeriodGrants } from './period-grants.js';
 import { Purchases } from './purchases.js';
 import { Reservations } from './reservations.js';
@@ -58,11 +58,17 @@ export class Ledger {
   /** Credits per plan period: calendar-month allowances and subscription periods. */
   readonly periods: PeriodGrants;
 
-  constructor(
-    private readonly em: EntityManager,
-    options: LedgerOptions,
-  ) {
-    this.postings = new Postings(em, options);
+  private get em(): EntityManager {
+    return this.postings.em;
+  }
+
+  /**
+   * `em` may be a function that makes the EntityManager when first needed (a request's fork); `direct`, the ORM's root
+   * EntityManager, then takes the fast paths' single statements, so a consumption that posts in one statement never
+   * makes one (see Postings.direct).
+   */
+  constructor(em: EntityManagerSource, options: LedgerOptions, direct?: EntityManager) {
+    this.postings = new Postings(em, options, direct);
     this.purchases = new Purchases(this.postings);
     this.reservations = new Reservations(this.postings);
     this.periods = new PeriodGrants(this.postings);
@@ -88,7 +94,8 @@ export class Ledger {
       metadata: request.metadata ?? null,
     };
     try {
-      const row = spender.asMember ? await this.postings.postMemberDebit(this.em, posting) : await this.postings.post(this.em, posting);
+      const single = this.postings.single;
+      const row = spender.asMember ? await this.postings.postMemberDebit(single, posting) : await this.postings.post(single, posting);
       if (row) return row;
     } catch (error) {
       if (!isUniqueViolation(error, IDEMPOTENCY_KEY_UNIQUE)) throw error;
@@ -230,7 +237,7 @@ export class Ledger {
     );
   }
 
-  async balanceOf(accountId: string, em: EntityManager = this.em): Promise<number> {
+  async balanceOf(accountId: string, em: EntityManager = this.postings.single): Promise<number> {
     const [row] = await em.execute<Row[]>('select credit_balance from accounts where id = ?', [accountId]);
     return row ? Number(row.credit_balance) : 0;
   }

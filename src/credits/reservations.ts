@@ -76,7 +76,7 @@ export class Reservations {
       expiresAt: new Date(this.postings.now().getTime() + request.ttlSeconds * 1000),
     };
     try {
-      const held = await holdFast(this.postings, this.postings.em, hold, this.maxOpen, spender.asMember);
+      const held = await holdFast(this.postings, this.postings.single, hold, this.maxOpen, spender.asMember);
       if (held) return held;
     } catch (error) {
       if (!isUniqueViolation(error, RESERVATION_KEY_UNIQUE)) throw error;

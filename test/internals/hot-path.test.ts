@@ -47,6 +47,32 @@ describe('the consumption hot path', () => {
     expect(await balanceOf(server, userId)).toBe(9);
   });
 
+  it('forks no EntityManager for a consumption or a balance read: their one statement goes through the root one', async () => {
+    const sub = uniqueSub('hot-fork');
+    await grantAsAdmin(server, await userIdOf(server, sub), 5);
+    // Counts forks without changing them (instrumentation, as the statement recorder is).
+    const root = server.orm.em;
+    const fork = root.fork.bind(root);
+    let forks = 0;
+    root.fork = ((...args: Parameters<typeof fork>) => {
+      forks++;
+      return fork(...args);
+    }) as typeof root.fork;
+    try {
+      const consumed = await consume(sub, 'no-fork');
+      const balance = await server.as(sub).execute(CreditBalanceDocument);
+      expect(consumed.errors).toBeUndefined();
+      expect(balance.data?.creditBalance).toBe(4);
+      expect(forks).toBe(0);
+      // A path that needs its own EntityManager still gets one: an overspend reads the account on the slow path.
+      const refused = await consume(sub, 'no-fork-refused', 100);
+      expect(refused.errors?.[0]?.extensions?.code).toBe('INSUFFICIENT_CREDITS');
+      expect(forks).toBeGreaterThan(0);
+    } finally {
+      root.fork = fork;
+    }
+  });
+
   it('looks the viewer up on a subject’s first request only', async () => {
     const sub = uniqueSub('hot-first');
     const first = await statements.during(() => consume(sub, 'first'));
