@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { namedStatement } from '../database/named-statement.js';
 import type { Row } from '../database/rows.js';
-import { retryDelayMs } from './retry-schedule.js';
+import { nextDelayMs, retryDelayMs } from './retry-schedule.js';
 import type { SendOutcome } from './webhook-client.js';
 
 /**
@@ -98,13 +98,15 @@ where d.id = v.id and d.status = 'sending' and d.attempts = v.attempt
 returning d.id, d.attempts, d.status`;
 
 /**
- * Records attempts' outcomes: delivered, due again after the schedule's next delay, or failed after the last.
+ * Records attempts' outcomes: delivered, due again after the schedule's next delay (or the endpoint's longer
+ * Retry-After), or failed after the last.
  * Returns each one's new status, in order, or undefined where the lease had been lost (that outcome is dropped).
  */
 export async function settleAttempts(em: EntityManager, settlements: readonly Settlement[], retryBaseMs: number): Promise<(string | undefined)[]> {
   if (settlements.length === 0) return [];
   const values = settlements.map(({ claimed, outcome }) => {
-    const delayMs = outcome.ok ? undefined : retryDelayMs(claimed.attempt, retryBaseMs);
+    const scheduled = outcome.ok ? undefined : retryDelayMs(claimed.attempt, retryBaseMs);
+    const delayMs = scheduled === undefined ? undefined : nextDelayMs(scheduled, outcome.retryAfterMs);
     return {
       id: claimed.deliveryId,
       attempt: claimed.attempt,

@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { ipLiteral, RefusedAddressError, resolveTarget, type HostResolver, type ResolvedAddress } from './network-guard.js';
+import { parseRetryAfter } from './retry-schedule.js';
 
 /** What is kept of a response body: enough to see an error page's gist, never a whole download. */
 export const MAX_RESPONSE_BODY_BYTES = 4 * 1024;
@@ -22,6 +23,8 @@ export interface SendOutcome {
   body: string | null;
   /** Why the attempt failed, for the admin reading deliveries; null when it succeeded. */
   error: string | null;
+  /** What the endpoint asked for with `Retry-After` on a 429 or 503, in ms (see retry-schedule.ts's nextDelayMs). */
+  retryAfterMs?: number;
 }
 
 /**
@@ -31,6 +34,9 @@ export interface SendOutcome {
  */
 // eslint-disable-next-line no-control-regex
 const storedBody = (bytes: Buffer) => bytes.subarray(0, MAX_RESPONSE_BODY_BYTES).toString('utf8').replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '');
+
+/** A header's one value (Node gives a repeated one as an array: the first counts). */
+const headerText = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
 const failure = (error: string, status: number | null = null, body: string | null = null): SendOutcome => ({ ok: false, status, body, error });
 
@@ -119,7 +125,10 @@ async function send(url: URL, body: string, headers: Record<string, string>, opt
           const status = response.statusCode ?? 0;
           if (status >= 200 && status < 300) resolve({ ok: true, status, body: text, error: null });
           else if (status >= 300 && status < 400) resolve(failure(`redirect (HTTP ${status}) not followed`, status, text));
-          else resolve(failure(`HTTP ${status}`, status, text));
+          else {
+            const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(headerText(response.headers['retry-after'])) : undefined;
+            resolve({ ...failure(`HTTP ${status}`, status, text), ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+          }
         };
         response.on('data', (chunk: Buffer) => {
           chunks.push(chunk);

@@ -155,6 +155,42 @@ describe('webhook delivery', () => {
     expect(await deliveryRows(server.sql, { endpointId: endpoint.id })).toHaveLength(1);
   });
 
+  it("waits as long as an endpoint's Retry-After asks on a 429 or 503 (never less than the schedule), and ignores it on other statuses", async () => {
+    const limited = await receiver();
+    limited.reply = () => ({ status: 429, body: 'slow down', headers: { 'retry-after': '3600' } });
+    const unavailable = await receiver();
+    const inTwoHours = new Date(Date.now() + 2 * 3_600_000).toUTCString();
+    unavailable.reply = () => ({ status: 503, body: 'maintenance', headers: { 'retry-after': inTwoHours } });
+    const failing = await receiver();
+    failing.reply = () => ({ status: 500, body: 'broken', headers: { 'retry-after': '3600' } });
+    const hurried = await receiver();
+    hurried.reply = (_request, index) => (index === 0 ? { status: 503, headers: { 'retry-after': '0' } } : { status: 200 });
+    const endpoints = await Promise.all([limited, unavailable, failing, hurried].map((hooks) => endpointFor(server, ADMIN_SUB, hooks, ['credits.refunded'])));
+    const before = Date.now();
+    const event = await append('credits.refunded');
+
+    const retried = async (endpointId: string) =>
+      waitUntil(async () => (await deliveryRows(server.sql, { endpointId, eventId: event.id })).find((row) => row.attempts === 1 && row.status === 'pending'), {
+        timeoutMs: 10_000,
+        what: `the first attempt to ${endpointId} recorded`,
+      });
+    const [rateLimited, down] = await Promise.all(endpoints.slice(0, 2).map((endpoint) => retried(endpoint.id)));
+    const dueIn = (row: { next_attempt_at: Date | null }) => row.next_attempt_at!.getTime() - before;
+    expect(rateLimited).toMatchObject({ last_response_status: 429, last_response_body: 'slow down' });
+    expect(dueIn(rateLimited)).toBeGreaterThanOrEqual(3_600_000 - 1_000);
+    expect(dueIn(rateLimited)).toBeLessThan(3_600_000 + 60_000);
+    expect(dueIn(down)).toBeGreaterThanOrEqual(2 * 3_600_000 - 60_000);
+    expect(dueIn(down)).toBeLessThan(2 * 3_600_000 + 60_000);
+    // A 500 is a failure like any other: its Retry-After is not a request to wait, and the schedule's retries follow.
+    await waitUntil(async () => failing.received.length >= 3, { timeoutMs: 10_000, what: 'the failing endpoint retried on the schedule' });
+    // Retry-After cannot hurry a retry past the schedule, nor add attempts: `0` is the schedule's delay, then delivered.
+    const delivered = await deliveryWithStatus(server.sql, endpoints[3]!.id, event.id, 'delivered');
+    expect(delivered.attempts).toBe(2);
+    // The waiting deliveries stay unsent while they wait.
+    expect(limited.received).toHaveLength(1);
+    expect(unavailable.received).toHaveLength(1);
+  });
+
   it('records a burst of outcomes, successes and failures mixed, each once and on its own delivery', async () => {
     const hooks = await receiver();
     // Every third event fails its first attempt, so retries and deliveries settle in the same batches.

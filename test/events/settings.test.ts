@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { MAX_ATTEMPTS, retryDelayMs } from '../../src/events/retry-schedule.js';
+import { MAX_ATTEMPTS, MAX_RETRY_AFTER_MS, nextDelayMs, parseRetryAfter, retryDelayMs } from '../../src/events/retry-schedule.js';
 
 /** The webhook settings and the retry schedule (internal by design: the schedule is called directly). */
 describe('webhook settings', () => {
@@ -67,5 +67,27 @@ describe('the retry schedule', () => {
     expect(retryDelayMs(2, 5_000, () => 0)).toBe(270_000);
     expect(retryDelayMs(2, 5_000, () => 0.999999)).toBe(330_000);
     expect(retryDelayMs(3, 10, () => 0.5)).toBe(3_600);
+  });
+});
+
+describe("an endpoint's Retry-After", () => {
+  const now = Date.parse('2026-12-03T12:00:00Z');
+
+  it('reads delay-seconds and HTTP-dates, a past date as 0, and nothing else', () => {
+    expect(parseRetryAfter('120', now)).toBe(120_000);
+    expect(parseRetryAfter(' 0 ', now)).toBe(0);
+    expect(parseRetryAfter('Thu, 03 Dec 2026 13:00:00 GMT', now)).toBe(3_600_000);
+    expect(parseRetryAfter('Thu, 03 Dec 2026 11:00:00 GMT', now)).toBe(0);
+    for (const unreadable of [undefined, '', '-5', '1.5', 'soon', '2026-12-03T13:00:00Z', '12345678901', 'Thu, 99 Foo 2026 GMT']) {
+      expect(parseRetryAfter(unreadable, now)).toBeUndefined();
+    }
+  });
+
+  it('can postpone a retry up to 24 h, never bring it forward', () => {
+    expect(nextDelayMs(5_000, undefined)).toBe(5_000);
+    expect(nextDelayMs(5_000, 60_000)).toBe(60_000);
+    expect(nextDelayMs(300_000, 1_000)).toBe(300_000);
+    expect(nextDelayMs(5_000, 30 * 24 * 3_600_000)).toBe(MAX_RETRY_AFTER_MS);
+    expect(MAX_RETRY_AFTER_MS).toBe(24 * 3_600_000);
   });
 });

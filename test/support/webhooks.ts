@@ -61,6 +61,7 @@ export interface DeliveryRow {
   status: string;
   redelivery: boolean;
   attempts: number;
+  next_attempt_at: Date | null;
   last_response_status: number | null;
   last_response_body: string | null;
   last_error: string | null;
