@@ -38,6 +38,11 @@ export interface DatabaseConfig {
    */
   preparedStatements: boolean;
   /**
+   * Connections in the serving pool (DATABASE_POOL_SIZE, 20 by default). Requests beyond it wait in the process for a
+   * free connection; on a small database server fewer connections than requests in flight often serve more.
+   */
+  poolSize: number;
+  /**
    * A connection straight to PostgreSQL for what a transaction pooler (PgBouncer) in DATABASE_URL cannot carry: the
    * LISTEN of live updates, and the migrations at start-up (DATABASE_DIRECT_URL). Unset: DATABASE_URL serves both.
    */
@@ -333,6 +338,7 @@ export function loadConfig(env: Env = process.env): Config {
     database: {
       statementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 5_000, 0, 3_600_000),
       preparedStatements: boolean(env, 'DATABASE_PREPARED_STATEMENTS', true),
+      poolSize: integer(env, 'DATABASE_POOL_SIZE', 20, 1, 1000),
       directUrl: url(env, 'DATABASE_DIRECT_URL', ['postgres:', 'postgresql:'])?.toString(),
     },
     dataDir,

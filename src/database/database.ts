@@ -34,7 +34,7 @@ export async function openDatabase(
     } finally {
       await migrating.close();
     }
-    orm = await MikroORM.init(ormOptions(target.url, { statementTimeoutMs: config.database.statementTimeoutMs }));
+    orm = await MikroORM.init(ormOptions(target.url, { statementTimeoutMs: config.database.statementTimeoutMs, poolMax: config.database.poolSize }));
     await checkSessionTimeouts(orm, config.database.statementTimeoutMs, log);
   } catch (error) {
     await orm?.close();

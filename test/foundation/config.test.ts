@@ -101,7 +101,12 @@ describe('loadConfig defaults', () => {
   it('takes a direct database URL beside a pooled one, and none by default', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://db/tally' }).database.directUrl).toBeUndefined();
     const config = loadConfig({ DATABASE_URL: 'postgres://app:pw@pgbouncer:6432/tally', DATABASE_DIRECT_URL: 'postgres://app:pw@db:5432/tally' });
-    expect(config.database).toEqual({ statementTimeoutMs: 5_000, preparedStatements: true, directUrl: 'postgres://app:pw@db:5432/tally' });
+    expect(config.database).toEqual({ statementTimeoutMs: 5_000, preparedStatements: true, poolSize: 20, directUrl: 'postgres://app:pw@db:5432/tally' });
+  });
+
+  it('sizes the serving pool from DATABASE_POOL_SIZE, 20 by default', () => {
+    expect(loadConfig({}).database.poolSize).toBe(20);
+    expect(loadConfig({ DATABASE_POOL_SIZE: '4' }).database.poolSize).toBe(4);
   });
 
   it('serves the console by default, and in production only with CONSOLE_ENABLED=true', () => {
@@ -119,6 +124,8 @@ describe('loadConfig defaults', () => {
 
 describe('loadConfig rejects an invalid variable with a ConfigError naming it', () => {
   it.each<[string, Env]>([
+    ['DATABASE_POOL_SIZE', { DATABASE_POOL_SIZE: '0' }],
+    ['DATABASE_POOL_SIZE', { DATABASE_POOL_SIZE: 'ten' }],
     ['PORT', { PORT: 'abc' }],
     ['PORT', { PORT: '4000.5' }],
     ['PORT', { PORT: '-1' }],

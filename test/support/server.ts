@@ -69,7 +69,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...options.env,
   });
   const orm = await MikroORM.init(
-    ormOptions({ clientUrl: databaseUrl, poolMax: 20, statementTimeoutMs: config.database.statementTimeoutMs, onQuery: options.onQuery }),
+    ormOptions({ clientUrl: databaseUrl, poolMax: config.database.poolSize, statementTimeoutMs: config.database.statementTimeoutMs, onQuery: options.onQuery }),
   );
   const log = createLogger(config.logLevel);
   usePreparedStatements(orm, config.database.preparedStatements);
