@@ -107,3 +107,16 @@ export function cpuPerRequest(before: CpuSnapshot, after: CpuSnapshot, answered:
     bench: (after.bench - before.bench) / answered,
   };
 }
+
+/** The CPU spent between `before` and `after`, added to `spent` (the rounds of one run); a party unread in any round stays unread. */
+export function addSpent(spent: CpuSnapshot | undefined, before: CpuSnapshot, after: CpuSnapshot): CpuSnapshot {
+  const delta = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : b - a);
+  const plus = (total: number | undefined, more: number | undefined, first: boolean) => (more === undefined || (!first && total === undefined) ? undefined : (total ?? 0) + more);
+  const first = spent === undefined;
+  return {
+    api: plus(spent?.api, delta(before.api, after.api), first),
+    postgres: plus(spent?.postgres, delta(before.postgres, after.postgres), first),
+    pooler: plus(spent?.pooler, delta(before.pooler, after.pooler), first),
+    bench: (spent?.bench ?? 0) + (after.bench - before.bench),
+  };
+}

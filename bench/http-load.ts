@@ -1,6 +1,18 @@
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import autocannon, { type Instance, type RawRequest } from 'autocannon';
+import { runKeepAlive } from './keepalive-client.js';
 import { Outcomes, type Measurement } from './measurement.js';
+
+/**
+ * The load generator: `keepalive` (keepalive-client.ts, the default), lean as pgbench is on its side, or `autocannon`
+ * (BENCH_CLIENT=autocannon), general-purpose and about three times the CPU per request on this machine.
+ */
+export type HttpClient = 'keepalive' | 'autocannon';
+let client: HttpClient = 'keepalive';
+
+export function useHttpClient(kind: HttpClient): void {
+  client = kind;
+}
 
 /** A request the load generator sends: a fresh body (and token) each time it is asked. */
 export interface HttpScenario {
@@ -14,9 +26,11 @@ export interface HttpScenario {
 }
 
 const current = new Set<Instance>();
+let stopped = false;
 
 /** Stops the run in progress (Ctrl-C). */
 export function stopHttpLoad(): void {
+  stopped = true;
   for (const instance of current) instance.stop();
 }
 
@@ -60,10 +74,27 @@ export async function runHttp(urls: string | string[], scenario: HttpScenario, c
   // Requests the server never answered count as errors, not in the throughput of answered requests.
   const measurement = outcomes.measurement(scenario.name, concurrency, duration, latency);
   outcomes.error('connection errors and timeouts', results.reduce((sum, result) => sum + result.errors, 0));
-  return { ...measurement, errors: outcomes.errors, errorsByKind: outcomes.errorsByKind };
+  measurement.errors = outcomes.errors;
+  measurement.errorsByKind = outcomes.errorsByKind;
+  return measurement;
 }
 
 async function runInstance(url: string, scenario: HttpScenario, concurrency: number, seconds: number, outcomes: Outcomes, latency: RecordableHistogram) {
+  if (client === 'keepalive') {
+    return runKeepAlive({
+      url,
+      path: '/graphql',
+      connections: concurrency,
+      seconds,
+      timeoutSeconds: 30,
+      next: () => scenario.nextRequest(),
+      onAnswer(status, body, micros) {
+        latency.record(micros);
+        classify(outcomes, status, body);
+      },
+      shouldStop: () => stopped,
+    });
+  }
   const instance = autocannon({
     url: `${url}/graphql`,
     connections: concurrency,

@@ -1,4 +1,4 @@
-import type { RecordableHistogram } from 'node:perf_hooks';
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import type { CpuPerRequest } from './cpu.js';
 
 /** One measured run: a scenario at one concurrency, through HTTP or straight to PostgreSQL. */
@@ -29,6 +29,33 @@ export interface Measurement {
   cpuMicrosPerRequest?: CpuPerRequest;
 }
 
+/** Each measurement's latencies, kept beside it (not in the report) so that runs made in rounds can be merged. */
+const latencies = new WeakMap<Measurement, RecordableHistogram>();
+
+/**
+ * One measurement of runs made in rounds (slices of one run, interleaved with other scenarios' slices): the answers
+ * and seconds added up, the percentiles of every latency recorded, the notes of each round.
+ */
+export function mergeRounds(parts: Measurement[]): Measurement {
+  if (parts.length === 1) return parts[0]!;
+  const first = parts[0]!;
+  const outcomes = new Outcomes();
+  const latency = createHistogram();
+  let seconds = 0;
+  for (const part of parts) {
+    outcomes.ok += part.ok;
+    outcomes.insufficientCredits += part.insufficientCredits;
+    for (const [kind, count] of Object.entries(part.errorsByKind)) outcomes.error(kind, count);
+    seconds += part.seconds;
+    const recorded = latencies.get(part);
+    if (recorded) latency.add(recorded);
+  }
+  const merged = outcomes.measurement(first.scenario, first.concurrency, seconds, latency);
+  const notes = parts.flatMap((part, i) => (part.notes ?? []).map((note) => `round ${i + 1}/${parts.length}: ${note}`));
+  if (notes.length > 0) merged.notes = notes;
+  return merged;
+}
+
 /** Tallies answers as they arrive. */
 export class Outcomes {
   ok = 0;
@@ -49,7 +76,7 @@ export class Outcomes {
 
   /** The measurement of a run that took `seconds`, with latencies recorded in microseconds. */
   measurement(scenario: string, concurrency: number, seconds: number, latency: RecordableHistogram): Measurement {
-    return {
+    const measurement: Measurement = {
       scenario,
       concurrency,
       seconds,
@@ -62,5 +89,7 @@ export class Outcomes {
       errors: this.errors,
       errorsByKind: this.errorsByKind,
     };
+    latencies.set(measurement, latency);
+    return measurement;
   }
 }

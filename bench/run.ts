@@ -9,16 +9,16 @@ import pg from 'pg';
 import { auditLedger } from '../src/credits/audit.js';
 import { issueHs256Token } from '../src/graphql/auth.js';
 import { cleanup, installSignalHandlers, onCleanup } from './cleanup.js';
-import { cpuPerRequest, cpuSnapshot, type CpuParties } from './cpu.js';
+import { addSpent, cpuPerRequest, cpuSnapshot, type CpuParties, type CpuSnapshot } from './cpu.js';
 import { drainOutbox, openBenchDatabase, resetStatements, settle, topStatements } from './database.js';
 import { benchHistoryQueries } from './history-queries.js';
-import { runHttp, stopHttpLoad } from './http-load.js';
+import { runHttp, stopHttpLoad, useHttpClient } from './http-load.js';
 import { watchRss } from './memory.js';
 import { findPgbench, runPgbench, stopPgbench, writePgbenchScripts } from './pgbench.js';
 import { startWebhookSink } from './webhook-sink.js';
 import { startPgBouncer } from '../test/support/pgbouncer.js';
 import { TLS_FIXTURE_DIR } from '../test/support/webhook-receiver.js';
-import type { Measurement } from './measurement.js';
+import { mergeRounds, type Measurement } from './measurement.js';
 import { progress, timedProgress } from './progress.js';
 import { formatScenario, goals, relateToCeilings, writeReport, type BenchReport, type ScenarioReport } from './report.js';
 import { CONSUME_FEATURE, httpScenarios, keySequence, type ScenarioTokens } from './scenarios.js';
@@ -131,24 +131,40 @@ async function measureTogether(settings: BenchSettings, parties: CpuParties, con
     bar.stop();
     await drainOutbox(pool);
   }
+  // With several contenders each run is made in rounds: slices of it, taken in turn with the others' slices, so that
+  // a consumption and its ceilings meet the same weather on a shared machine (another tenant's burst, a checkpoint).
+  const rounds = contenders.length > 1 && !settings.statements ? settings.rounds : 1;
+  const slice = rounds > 1 ? Math.max(1, Math.round(settings.seconds / rounds)) : settings.seconds;
+  const zero: CpuSnapshot = { api: 0, postgres: 0, pooler: 0, bench: 0 };
   for (const concurrency of settings.concurrency) {
-    for (const [i, contender] of contenders.entries()) {
-      if (interrupted) return reports;
-      const own = contender.parties ?? parties;
-      const bar = timedProgress(`${contender.name} c=${concurrency}`, settings.seconds);
-      if (settings.statements) await resetStatements(statementsPool!);
-      const before = cpuSnapshot(own);
-      const rss = watchRss(own.apiPids);
-      const run = await contender.runner(concurrency, settings.seconds);
-      const peak = rss.stop();
-      if (settings.statements) run.notes = [...(run.notes ?? []), 'statements (pg_stat_statements):', ...(await topStatements(statementsPool!))];
-      run.cpuMicrosPerRequest = cpuPerRequest(before, cpuSnapshot(own), run.answered);
-      if (peak !== undefined) run.apiPeakRssMb = peak;
-      bar.stop(`${run.throughput.toFixed(0)} req/s`);
-      reports[i]!.runs.push(run);
-      // Every consumption wrote an event; the API's dispatcher fans them out in the background. Each run starts once
-      // the last one's are out, so no run pays for another's (pgbench's, above all, which never dispatches its own).
-      await drainOutbox(pool);
+    const parts = contenders.map(() => [] as Measurement[]);
+    const spent = contenders.map((): CpuSnapshot | undefined => undefined);
+    const peaks = contenders.map((): number | undefined => undefined);
+    for (let round = 1; round <= rounds; round++) {
+      for (const [i, contender] of contenders.entries()) {
+        if (interrupted) return reports;
+        const own = contender.parties ?? parties;
+        const bar = timedProgress(`${contender.name} c=${concurrency}${rounds > 1 ? ` ${round}/${rounds}` : ''}`, slice);
+        if (settings.statements) await resetStatements(statementsPool!);
+        const before = cpuSnapshot(own);
+        const rss = watchRss(own.apiPids);
+        const part = await contender.runner(concurrency, slice);
+        spent[i] = addSpent(spent[i], before, cpuSnapshot(own));
+        const peak = rss.stop();
+        if (peak !== undefined) peaks[i] = Math.max(peaks[i] ?? 0, peak);
+        if (settings.statements) part.notes = [...(part.notes ?? []), 'statements (pg_stat_statements):', ...(await topStatements(statementsPool!))];
+        parts[i]!.push(part);
+        bar.stop(`${part.throughput.toFixed(0)} req/s`);
+        // Every consumption wrote an event; the API's dispatcher fans them out in the background. Each slice starts
+        // once the last one's are out, so no run pays for another's (pgbench's, above all, which never dispatches its own).
+        await drainOutbox(pool);
+      }
+    }
+    for (const [i, report] of reports.entries()) {
+      const run = mergeRounds(parts[i]!);
+      run.cpuMicrosPerRequest = cpuPerRequest(zero, spent[i]!, run.answered);
+      if (peaks[i] !== undefined) run.apiPeakRssMb = peaks[i];
+      report.runs.push(run);
     }
   }
   return reports;
@@ -179,6 +195,7 @@ function gitCommit(): string | undefined {
 
 async function main(): Promise<number> {
   const settings = loadSettings();
+  useHttpClient(settings.client);
   installSignalHandlers(() => {
     interrupted = true;
     stopHttpLoad();
@@ -324,7 +341,7 @@ async function main(): Promise<number> {
   const file = await writeReport(report);
 
   process.stdout.write(`\nTally benchmark ${report.startedAt}  (${database.description}; node ${process.version}; ${os.cpus().length} CPUs)\n`);
-  process.stdout.write(`${settings.users} users, ${settings.seconds}s per run, closed loop (each connection sends its next request when the last is answered)\n\n`);
+  process.stdout.write(`${settings.users} users, ${settings.seconds}s per run, closed loop (each connection sends its next request when the last is answered), HTTP load by ${settings.client === 'keepalive' ? 'the keep-alive client' : 'autocannon'}\n\n`);
   for (const scenario of report.scenarios) process.stdout.write(`${formatScenario(scenario)}\n\n`);
   process.stdout.write(
     `ledger audit: ${audit.ok ? 'clean' : 'DRIFT'} (${audit.usersChecked} users checked${audit.ok ? '' : `; drifted: ${audit.driftedUserIds.slice(0, 20).join(', ')}`})\n`,

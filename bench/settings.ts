@@ -16,6 +16,13 @@ export interface BenchSettings {
   statements: boolean;
   /** Extra `node` arguments for the API process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
   serverNodeArgs: string[];
+  /**
+   * Rounds of each run (BENCH_ROUNDS, 5): a scenario measured beside others (a consumption and its ceilings) runs in
+   * this many slices of BENCH_SECONDS / rounds (whole seconds), taken in turn with theirs, and the slices add up.
+   */
+  rounds: number;
+  /** The HTTP load generator (BENCH_CLIENT): the lean keep-alive client, or autocannon. */
+  client: 'keepalive' | 'autocannon';
 }
 
 export class SettingsError extends Error {}
@@ -31,6 +38,12 @@ function whole(env: NodeJS.ProcessEnv, name: string, fallback: number, min: numb
 function list(env: NodeJS.ProcessEnv, name: string): string[] | undefined {
   const raw = env[name]?.trim();
   return raw ? raw.split(/[\s,]+/).filter(Boolean) : undefined;
+}
+
+function httpClient(raw: string | undefined): BenchSettings['client'] {
+  const value = raw?.trim() || 'keepalive';
+  if (value !== 'keepalive' && value !== 'autocannon') throw new SettingsError(`BENCH_CLIENT: expected keepalive or autocannon, got "${value}"`);
+  return value;
 }
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
@@ -52,5 +65,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
     databaseUrl,
     statements: env.BENCH_STATEMENTS === '1' || env.BENCH_STATEMENTS === 'true',
     serverNodeArgs: list(env, 'BENCH_SERVER_NODE_ARGS') ?? [],
+    client: httpClient(env.BENCH_CLIENT),
+    rounds: whole(env, 'BENCH_ROUNDS', 5, 1, 100),
   };
 }

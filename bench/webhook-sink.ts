@@ -78,7 +78,9 @@ export async function startWebhookSink(apiUrl: string, adminToken: string): Prom
             (received >= measurement.ok ? `${received} by ${after}s after it` : `${measurement.ok - received} short ${after}s after it`) +
             `; ${ids} distinct ids, ${unverified} failed verification`,
         ];
-        return { ...measurement, notes: [...(measurement.notes ?? []), ...notes] };
+        // Added in place: the measurement's latencies are kept beside it (measurement.ts), for runs made in rounds.
+        measurement.notes = [...(measurement.notes ?? []), ...notes];
+        return measurement;
       } finally {
         await graphql(apiUrl, adminToken, 'mutation Delete($id: ID!) { deleteWebhookEndpoint(id: $id) }', { id: endpoint.id });
       }
