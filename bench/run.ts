@@ -115,6 +115,11 @@ interface Contender {
   ceilings?: string[];
   /** Whose CPU and memory its runs report, when not the benchmark's one API (two APIs and PgBouncer). */
   parties?: CpuParties;
+  /**
+   * Measured in whole runs, never in rounds: work it starts goes on after its requests are answered (webhook
+   * deliveries, a second or so behind the consumption), and a short slice would leave most of it outside the window.
+   */
+  whole?: boolean;
 }
 
 /**
@@ -143,12 +148,15 @@ async function measureTogether(settings: BenchSettings, parties: CpuParties, con
     for (let round = 1; round <= rounds; round++) {
       for (const [i, contender] of contenders.entries()) {
         if (interrupted) return reports;
+        const whole = rounds === 1 || contender.whole === true;
+        if (whole && round > 1) continue;
+        const seconds = whole ? settings.seconds : slice;
         const own = contender.parties ?? parties;
-        const bar = timedProgress(`${contender.name} c=${concurrency}${rounds > 1 ? ` ${round}/${rounds}` : ''}`, slice);
+        const bar = timedProgress(`${contender.name} c=${concurrency}${whole ? '' : ` ${round}/${rounds}`}`, seconds);
         if (settings.statements) await resetStatements(statementsPool!);
         const before = cpuSnapshot(own);
         const rss = watchRss(own.apiPids);
-        const part = await contender.runner(concurrency, slice);
+        const part = await contender.runner(concurrency, seconds);
         spent[i] = addSpent(spent[i], before, cpuSnapshot(own));
         const peak = rss.stop();
         if (peak !== undefined) peaks[i] = Math.max(peaks[i] ?? 0, peak);
@@ -305,7 +313,7 @@ async function main(): Promise<number> {
     if (!selected(scenario.name)) continue;
     if (scenario.via === 'webhook') {
       const runner: Runner = (c, s) => sink!.around(() => runHttp(api.url, scenario, c, s));
-      group.push({ name: scenario.name, summary: scenario.summary, runner, ceilings: scenario.ceilings });
+      group.push({ name: scenario.name, summary: scenario.summary, runner, ceilings: scenario.ceilings, whole: true });
     } else if (scenario.via === 'pgbouncer-pair') {
       const urls = pair!.apis.map((a) => a.url);
       const runner: Runner = (c, s) => runHttp(urls, scenario, c, s);
