@@ -21,7 +21,7 @@ import { TLS_FIXTURE_DIR } from '../test/support/webhook-receiver.js';
 import { mergeRounds, type Measurement } from './measurement.js';
 import { progress, timedProgress } from './progress.js';
 import { formatScenario, goals, relateToCeilings, writeReport, type BenchReport, type ScenarioReport } from './report.js';
-import { CONSUME_FEATURE, httpScenarios, keySequence, type ScenarioTokens } from './scenarios.js';
+import { baselineScenario, CONSUME_FEATURE, httpScenarios, keySequence, type ScenarioTokens } from './scenarios.js';
 import { seed, type BenchUser, type SeededData } from './seed.js';
 import { startApi } from './server.js';
 import { loadSettings, SettingsError, type BenchSettings } from './settings.js';
@@ -297,7 +297,23 @@ async function main(): Promise<number> {
     report.environment.pgbouncer = { poolSize: pair.bouncer.poolSize, apis: pair.apis.map((a) => a.logFile) };
   }
 
-  await welcomeUsers([api.url, ...(pair?.apis.map((a) => a.url) ?? [])], tokens.spread);
+  // BENCH_BASELINE: another build beside this one, measured on consume-spread in the same rounds.
+  let baseline: Awaited<ReturnType<typeof startApi>> | undefined;
+  if (settings.baselineMain && selected('consume-spread')) {
+    baseline = await startApi({
+      databaseUrl: database.url,
+      jwtSecret,
+      dir,
+      nodeArgs: settings.serverNodeArgs,
+      name: 'baseline',
+      main: settings.baselineMain,
+      env: { WEBHOOK_WORKER_INTERVAL_MS: '0' },
+    });
+    process.stderr.write(`bench: baseline API pid ${baseline.pid} from ${settings.baselineMain}\n`);
+    report.environment.baseline = settings.baselineMain;
+  }
+
+  await welcomeUsers([api.url, ...(pair?.apis.map((a) => a.url) ?? []), ...(baseline ? [baseline.url] : [])], tokens.spread);
 
   // Scenarios sharing their first ceiling are measured together, so a consumption, its variants and its ceilings
   // are compared run by run at each concurrency.
@@ -323,6 +339,12 @@ async function main(): Promise<number> {
       const runner: Runner = (c, s) => runHttp(api.url, scenario, c, s);
       group.push({ name: scenario.name, summary: scenario.summary, runner, ceilings: scenario.ceilings });
     }
+    if (baseline && scenario.name === 'consume-spread') {
+      const other = baselineScenario(runId, tokens.spread);
+      const runner: Runner = (c, s) => runHttp(baseline.url, other, c, s);
+      const own: CpuParties = { apiPids: [baseline.pid], postgresDataDir: database.dataDir };
+      group.push({ name: other.name, summary: other.summary, runner, ceilings: scenario.ceilings, parties: own });
+    }
   }
   for (const contenders of groups.values()) {
     if (interrupted) break;
@@ -340,6 +362,7 @@ async function main(): Promise<number> {
   report.goals = goals(report.scenarios);
   await api.stop();
   for (const other of pair?.apis ?? []) await other.stop();
+  await baseline?.stop();
 
   const audit = await auditLedger(database.orm.em.fork());
   const [hot] = (await pool.query<{ credit_balance: number }>('select credit_balance from accounts where id = $1', [seeded.hot.id])).rows;

@@ -99,3 +99,14 @@ export function httpScenarios(runId: string, tokens: ScenarioTokens): HttpScenar
     },
   ];
 }
+
+/** consume-spread sent to another build's API (BENCH_BASELINE): the same requests, keys of its own. */
+export function baselineScenario(runId: string, spread: string[]): HttpScenario {
+  const token = rotation(spread);
+  const key = keySequence(runId, 'baseline');
+  return {
+    name: 'consume-spread-baseline',
+    summary: 'consume-spread on the BENCH_BASELINE build, a second API on the same database, in the same rounds',
+    nextRequest: () => ({ token: token(), body: consumeBody(key()) }),
+  };
+}

@@ -36,11 +36,13 @@ export async function startApi(options: {
   name?: string;
   /** Settings of this API beyond the benchmark's (BENCH_API_ENV still applies on top). */
   env?: Record<string, string>;
+  /** The entry point to run: this build's by default, another's for BENCH_BASELINE. */
+  main?: string;
 }): Promise<ApiProcess> {
   const port = await freePort();
   const logFile = path.join(options.dir, options.name ? `api-${options.name}.log` : 'api.log');
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...options.nodeArgs, MAIN], {
+  const child = spawn(process.execPath, [...options.nodeArgs, options.main ?? MAIN], {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,

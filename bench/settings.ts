@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
 /** What a benchmark run does, from BENCH_* variables (and DATABASE_URL); bad values stop it with one clear line. */
 export interface BenchSettings {
   /** Users seeded with credits; consumption and balance reads rotate over all of them. */
@@ -23,6 +26,12 @@ export interface BenchSettings {
   rounds: number;
   /** The HTTP load generator (BENCH_CLIENT): the lean keep-alive client, or autocannon. */
   client: 'keepalive' | 'autocannon';
+  /**
+   * Another build's entry point (BENCH_BASELINE: its `dist/src/main.js`, or the folder holding `dist`), run as a second
+   * API on the same database: consume-spread is then measured on both, in the same rounds, as
+   * `consume-spread-baseline` beside it, so a change is compared with what it replaces in the same weather.
+   */
+  baselineMain?: string;
 }
 
 export class SettingsError extends Error {}
@@ -46,6 +55,15 @@ function httpClient(raw: string | undefined): BenchSettings['client'] {
   return value;
 }
 
+function baselineMain(raw: string | undefined): string | undefined {
+  const value = raw?.trim();
+  if (!value) return undefined;
+  const candidates = value.endsWith('.js') ? [value] : [path.join(value, 'dist', 'src', 'main.js'), path.join(value, 'src', 'main.js')];
+  const found = candidates.map((candidate) => path.resolve(candidate)).find((candidate) => existsSync(candidate));
+  if (!found) throw new SettingsError(`BENCH_BASELINE: no build at "${value}" (expected a main.js, or a folder with dist/src/main.js)`);
+  return found;
+}
+
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
   const concurrency = (list(env, 'BENCH_CONCURRENCY') ?? ['1', '16', '64']).map((value) => {
     const n = Number(value);
@@ -67,5 +85,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
     serverNodeArgs: list(env, 'BENCH_SERVER_NODE_ARGS') ?? [],
     client: httpClient(env.BENCH_CLIENT),
     rounds: whole(env, 'BENCH_ROUNDS', 5, 1, 100),
+    baselineMain: baselineMain(env.BENCH_BASELINE),
   };
 }

@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import type { AuthConfig } from '../config.js';
 import { isDomainError, unauthenticated } from '../core/errors.js';
@@ -7,7 +8,6 @@ export type TokenVerifier = (token: string) => Promise<VerifiedIdentity>;
 
 const CLOCK_TOLERANCE_SECONDS = 5;
 const MAX_TOKEN_LENGTH = 8192;
-const MAX_CACHED_TOKENS = 10_000;
 const CACHE_SECONDS = 300;
 
 const optionalString = (payload: JWTPayload, ...names: string[]): string | undefined => {
@@ -84,23 +84,57 @@ export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
     throw unauthenticated(`Tokens signed with ${alg ?? 'no algorithm'} are not accepted`);
   };
 
-  // A client sends the same token with every request until it expires (Clerk's live for a minute), so a verified
-  // token is remembered by its exact text until its exp (at most CACHE_SECONDS): the same bytes always verify the
-  // same way, and the signature check stays off the hot path.
-  const verified = new Map<string, { identity: VerifiedIdentity; until: number }>();
+  const verified = new VerifiedTokens();
   return async (token) => {
     if (token.length > MAX_TOKEN_LENGTH) throw unauthenticated('Token is too long');
     const now = Date.now() / 1000;
-    const cached = verified.get(token);
-    if (cached && now < cached.until) return cached.identity;
-    if (cached) verified.delete(token);
+    const key = VerifiedTokens.keyOf(token);
+    const cached = verified.get(key, now);
+    if (cached) return cached;
     const { identity, payload } = await verify(token);
-    if (typeof payload.exp === 'number') {
-      if (verified.size >= MAX_CACHED_TOKENS) verified.delete(verified.keys().next().value!);
-      verified.set(token, { identity, until: Math.min(payload.exp + CLOCK_TOLERANCE_SECONDS, now + CACHE_SECONDS) });
-    }
+    if (typeof payload.exp === 'number') verified.set(key, identity, Math.min(payload.exp + CLOCK_TOLERANCE_SECONDS, now + CACHE_SECONDS));
     return identity;
   };
+}
+
+/**
+ * Verified tokens, remembered until their exp (at most CACHE_SECONDS). A client sends the same token with every
+ * request until it expires (Clerk's live for a minute), and the same bytes always verify the same way, so the
+ * signature check (and its trip through the crypto thread pool) stays off the hot path.
+ *
+ * Keyed by the token's SHA-256 rather than its text: a Clerk token is about a kilobyte, its digest 43 characters, so
+ * `maxEntries` (one per active session, 50,000 by default, as many as the viewer cache) costs megabytes, not tens of
+ * them. When full, the entry stored first leaves. The bound must exceed the sessions active at once: a client cycling
+ * through more tokens than the cache holds would find each one evicted just before its turn and pay the full check
+ * on every request (the benchmark's 10,000 users did, with a bound of 10,000).
+ */
+export class VerifiedTokens {
+  private readonly entries = new Map<string, { identity: VerifiedIdentity; until: number }>();
+
+  constructor(private readonly maxEntries = 50_000) {}
+
+  static keyOf(token: string): string {
+    return hash('sha256', token, 'base64url');
+  }
+
+  /** The identity `key`'s token verified to, while `now` (seconds) is before its end. */
+  get(key: string, now: number): VerifiedIdentity | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (now < entry.until) return entry.identity;
+    this.entries.delete(key);
+    return undefined;
+  }
+
+  set(key: string, identity: VerifiedIdentity, until: number): void {
+    this.entries.delete(key);
+    while (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(key, { identity, until });
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
 }
 
 function describeJoseError(error: unknown): string {
