@@ -106,7 +106,7 @@ export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
  * `maxEntries` (one per active session, 50,000 by default, as many as the viewer cache) costs megabytes, not tens of
  * them. When full, the entry stored first leaves. The bound must exceed the sessions active at once: a client cycling
  * through more tokens than the cache holds would find each one evicted just before its turn and pay the full check
- * on every request (the benchmark's 10,000 users did, with a bound of 10,000).
+ * on every request (as sessions past the old bound of 10,000 would have).
  */
 export class VerifiedTokens {
   private readonly entries = new Map<string, { identity: VerifiedIdentity; until: number }>();
