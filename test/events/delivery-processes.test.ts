@@ -128,12 +128,16 @@ describe('webhook delivery by API processes', () => {
     const rows = await deliveryRows(sql, { endpointId });
     for (const row of rows.filter((found) => ids.has(found.event_id))) expect(row.attempts).toBe(failOnce.has(row.event_id) ? 2 : 1);
 
-    // Both processes sent some of them (each logs what it delivered at debug level).
+    // Both processes sent some of them (each logs what it delivered at debug level). A process logs a delivery once
+    // its outcome is recorded, with the recorded status, so the last lines may still be on their way.
     const deliveredBy = (process: SpawnedApi) =>
       process.process
         .stdout()
         .split('\n')
         .filter((line) => line.includes('"msg":"webhook delivered"') && [...ids].some((id) => line.includes(id))).length;
+    await waitUntil(async () => deliveredBy(api!) + deliveredBy(second) >= ids.size, { timeoutMs: 10_000, what: 'every delivery logged' }).catch(
+      () => undefined,
+    );
     const [firstShare, secondShare] = [deliveredBy(api!), deliveredBy(second)];
     expect(firstShare).toBeGreaterThan(0);
     expect(secondShare).toBeGreaterThan(0);
