@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
@@ -26,6 +27,10 @@ export interface App {
   apollo: ApolloServer<RequestContext>;
   /** From now on /readyz answers 503, so load balancers stop sending new requests (shutdown). */
   startDraining(): void;
+  /** The per-instance request limits, shared with the live (WebSocket) server. */
+  rateLimiter: RateLimiter;
+  /** A request's client address as Express's `req.ip` gives it (TRUST_PROXY decides), for requests Express never sees. */
+  clientAddress(request: IncomingMessage): string;
 }
 
 /** The HTTP surface: /graphql, /webhooks/stripe, the operator's /healthz, /readyz and /metrics, and the /console page. */
@@ -76,6 +81,11 @@ export async function createApp(services: Services, schema?: GraphQLSchema): Pro
     apollo,
     startDraining: () => {
       draining = true;
+    },
+    rateLimiter,
+    clientAddress: (request) => {
+      const view = Object.create(app.request, { app: { value: app }, headers: { value: request.headers }, socket: { value: request.socket } }) as express.Request;
+      return view.ip ?? request.socket.remoteAddress ?? 'unknown';
     },
   };
 }

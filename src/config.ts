@@ -116,6 +116,8 @@ export interface WebhookConfig {
   requireHttps: boolean;
   /** Live balance subscriptions (WebSocket) one user may hold open on an instance (LIVE_MAX_CONNECTIONS_PER_USER). */
   liveConnectionsPerUser: number;
+  /** Subscriptions one live socket may hold at once (LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION). */
+  liveSubscriptionsPerConnection: number;
 }
 
 export interface CreditJobsConfig {
@@ -370,6 +372,7 @@ export function loadConfig(env: Env = process.env): Config {
       // Off by default under test, where statement-counting tests would see the workers' polling; tests of delivery set it.
       workerIntervalMs: integer(env, 'WEBHOOK_WORKER_INTERVAL_MS', nodeEnvValue === 'test' ? 0 : 1_000, 0, 3_600_000),
       liveConnectionsPerUser: integer(env, 'LIVE_MAX_CONNECTIONS_PER_USER', 10, 1, 1_000),
+      liveSubscriptionsPerConnection: integer(env, 'LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION', 20, 1, 1_000),
       timeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
       retryBaseMs: integer(env, 'WEBHOOK_RETRY_BASE_MS', 5_000, 1, 3_600_000),
       concurrency: integer(env, 'WEBHOOK_CONCURRENCY', 16, 1, 256),

@@ -96,14 +96,14 @@ async function main() {
   // to PostgreSQL: DATABASE_DIRECT_URL when a pooler is in DATABASE_URL).
   const liveEvents = await startLiveEvents(database.orm, log, database.directUrl);
   services.liveEvents = liveEvents;
-  const { app, apollo, startDraining, schema } = await createApp(services);
+  const { app, apollo, startDraining, schema, rateLimiter, clientAddress } = await createApp(services);
 
   const server: Server = await new Promise((resolve, reject) => {
     const listening = app.listen(config.port, (error?: Error) => (error ? reject(error) : resolve(listening)));
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  const liveServer = attachLiveServer(server, services, schema);
+  const liveServer = attachLiveServer(server, services, schema, { rateLimiter, clientAddress });
   closeOnFailure = async () => {
     server.close();
     await liveServer.close();

@@ -1,16 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { GraphQLError, getOperationAST, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { RequestContext, Viewer } from '../core/context.js';
+import { ErrorCode, type DomainError } from '../core/errors.js';
+import { toGraphQLError } from './errors.js';
 import { perRequest } from '../core/context.js';
 import { ledgerOf } from '../credits/ledger-of.js';
 import { provisionUser } from '../identity/provisioning.js';
 import { estimateCost, MAX_COST } from './cost.js';
 import { createErrorFormatter } from './format-error.js';
 import { operationLimits } from './limits.js';
+import type { RateLimiter } from './rate-limit.js';
 import type { Services } from './services.js';
 
 export interface LiveServer {
@@ -20,7 +23,14 @@ export interface LiveServer {
 
 interface Extra extends Record<PropertyKey, unknown> {
   viewer?: Viewer;
+  /** Set once the socket has closed: an onConnect still verifying its token then takes no slot. */
+  closed?: boolean;
+  /** Closes the socket when its token expires. */
+  expiry?: NodeJS.Timeout;
 }
+
+/** The longest a timer can wait (about 24.8 days); a token that outlives it is checked again then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const tokenOf = (params: Readonly<Record<string, unknown>> | undefined): string | undefined => {
   const raw = params?.authorization ?? params?.Authorization ?? params?.token;
@@ -29,32 +39,66 @@ const tokenOf = (params: Readonly<Record<string, unknown>> | undefined): string 
   return match?.[1];
 };
 
+export interface LiveServerLimits {
+  rateLimiter: RateLimiter;
+  /** The client address of a socket's upgrade request, as HTTP requests see it (trust proxy). */
+  clientAddress(request: IncomingMessage): string;
+}
+
 /**
  * GraphQL subscriptions over WebSocket on /graphql (the graphql-ws protocol, `graphql-transport-ws`). The token goes
  * in `connection_init` (`{ "authorization": "Bearer <token>" }`); a missing or bad one closes the socket with 4403
  * Forbidden, as the protocol says. Only subscriptions are served here (queries and mutations go over HTTP, with their
- * rate limits), under the same depth, alias and cost limits; each user may hold LIVE_MAX_CONNECTIONS_PER_USER sockets
- * per instance, and one more is closed with 4429.
+ * rate limits), under the same depth, alias and cost limits. Each user may hold LIVE_MAX_CONNECTIONS_PER_USER sockets
+ * per instance (one more is closed with 4429), each socket LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION subscriptions at once
+ * (one more gets an error and the socket stays open), and every subscribe takes one from the user's query allowance
+ * (RATE_LIMIT_QUERIES_PER_MINUTE), as a query over HTTP does. A socket lives as long as the token it was opened with:
+ * when that expires the socket is closed with 4403, and the client reconnects with a fresh one.
  */
-export function attachLiveServer(httpServer: Server, services: Services, schema: GraphQLSchema): LiveServer {
+export function attachLiveServer(httpServer: Server, services: Services, schema: GraphQLSchema, guards?: LiveServerLimits): LiveServer {
   const { config, log, orm } = services;
   const limits = operationLimits({ hideFieldSuggestions: config.isProduction });
-  const formatError = createErrorFormatter(log);
+  const formatError = createErrorFormatter(log, { hideSuggestions: config.isProduction });
   const rules = [...specifiedRules, ...limits.validationRules];
   const sockets = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: 64 * 1024 });
   const perUser = new Map<string, number>();
+  const closeAtExpiry = (extra: Extra & { readonly socket: { close(code: number, reason: string): void } }, expiresAt: number) => {
+    const wait = expiresAt * 1000 - Date.now();
+    extra.expiry = setTimeout(
+      () => {
+        if (extra.closed) return;
+        if (wait > MAX_TIMER_MS) closeAtExpiry(extra, expiresAt);
+        else extra.socket.close(CloseCode.Forbidden, 'Token expired');
+      },
+      Math.max(0, Math.min(wait, MAX_TIMER_MS)),
+    );
+    extra.expiry.unref();
+  };
 
   const server = useServer<Record<string, unknown>, Extra>(
     {
       schema,
       connectionInitWaitTimeout: 10_000,
       onConnect: async (ctx) => {
+        // A socket that fails to sign in counts against its address, as an HTTP request without a valid token does;
+        // over the limit, it is closed with 4429 rather than 4403.
+        const refuse = () => {
+          try {
+            guards?.rateLimiter.takeForAddress(guards.clientAddress(ctx.extra.request));
+          } catch {
+            ctx.extra.socket.close(CloseCode.TooManyInitialisationRequests, 'Too many requests without a valid token from this address');
+          }
+          return false;
+        };
         const token = tokenOf(ctx.connectionParams);
-        if (!token) return false;
+        if (!token) return refuse();
         try {
           const identity = await services.verifyToken(token);
           const context: RequestContext = { em: orm.em.fork(), requestId: randomUUID(), log, services, perRequest: new Map() };
           const user = await provisionUser(context.em, perRequest(context, ledgerOf), identity, config);
+          // The socket may have closed while the token was checked (a dropped connection, a second connection_init):
+          // onClose has then run already, and a slot taken now would never be given back.
+          if (ctx.extra.closed || ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
           const open = perUser.get(user.id) ?? 0;
           if (open >= config.webhooks.liveConnectionsPerUser) {
             ctx.extra.socket.close(CloseCode.TooManyInitialisationRequests, 'Too many live connections for this user');
@@ -62,13 +106,16 @@ export function attachLiveServer(httpServer: Server, services: Services, schema:
           }
           perUser.set(user.id, open + 1);
           ctx.extra.viewer = { id: user.id, clerkUserId: user.clerkUserId, roles: user.roles };
+          if (identity.expiresAt !== undefined) closeAtExpiry(ctx.extra, identity.expiresAt);
           return true;
         } catch (error) {
           log.debug({ err: error }, 'live connection refused');
-          return false;
+          return refuse();
         }
       },
       onClose: (ctx) => {
+        ctx.extra.closed = true;
+        clearTimeout(ctx.extra.expiry);
         const viewer = ctx.extra.viewer;
         if (!viewer) return;
         const open = (perUser.get(viewer.id) ?? 1) - 1;
@@ -81,6 +128,15 @@ export function attachLiveServer(httpServer: Server, services: Services, schema:
         result.errors ? { ...result, errors: result.errors.map((error) => formatError(error.toJSON(), error)) } : undefined,
       // Parsed, validated and costed here as Apollo does over HTTP: subscriptions only, within the same limits.
       onSubscribe: (ctx, _id, payload) => {
+        // graphql-ws lists this subscription in ctx.subscriptions before asking, so the count includes it.
+        if (Object.keys(ctx.subscriptions).length > config.webhooks.liveSubscriptionsPerConnection) {
+          return [new GraphQLError(`At most ${config.webhooks.liveSubscriptionsPerConnection} subscriptions per connection; complete one first`, { extensions: { code: ErrorCode.RATE_LIMITED } })];
+        }
+        try {
+          if (ctx.extra.viewer) guards?.rateLimiter.takeForUser(ctx.extra.viewer.id, 'query', 1);
+        } catch (error) {
+          return [toGraphQLError(error as DomainError)];
+        }
         let document: DocumentNode;
         try {
           document = parse(payload.query, limits.parseOptions);

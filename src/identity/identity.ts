@@ -6,4 +6,6 @@ export interface VerifiedIdentity {
   firstName?: string;
   lastName?: string;
   imageUrl?: string;
+  /** The token's `exp`, in seconds since the epoch: a live socket opened with it closes then. */
+  expiresAt?: number;
 }

@@ -84,13 +84,13 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   // As main.ts: LISTEN straight to PostgreSQL when DATABASE_DIRECT_URL names it (the test's pooler in databaseUrl).
   const liveEvents = await startLiveEvents(orm, services.log, config.database.directUrl ?? databaseUrl);
   services.liveEvents = liveEvents;
-  const { app, apollo, startDraining, schema } = await createApp(services);
+  const { app, apollo, startDraining, schema, rateLimiter, clientAddress } = await createApp(services);
   // As main.ts does once serving (off unless the test sets WEBHOOK_WORKER_INTERVAL_MS).
   const webhookWorkers = startWebhookWorkers({ orm, log: services.log, config: config.webhooks, resolver: options.resolver });
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });
-  const liveServer = attachLiveServer(server, services, schema);
+  const liveServer = attachLiveServer(server, services, schema, { rateLimiter, clientAddress });
   const address = server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   const sql = sqlPool(databaseUrl);
