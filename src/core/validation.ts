@@ -50,9 +50,27 @@ export function idempotencyKey(field: string, value: string): string {
 }
 
 export const MAX_METADATA_BYTES = 4 * 1024;
+/** Objects and arrays nested in metadata, at most: deeper is no record a client keeps, and would exhaust the stack. */
+export const MAX_METADATA_DEPTH = 32;
+
+/** How deep objects and arrays nest in `value`, walked without recursion; stops counting past `limit`. */
+function nestingDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [next, depth] = stack.pop()!;
+    if (next === null || typeof next !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(next as Record<string, unknown>)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
 export function metadataObject(field: string, value: unknown): Record<string, unknown> | undefined {
   if (value === null || value === undefined) return undefined;
   if (typeof value !== 'object' || Array.isArray(value)) throw badUserInput(field, 'must be a JSON object');
+  if (nestingDepth(value, MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH) throw badUserInput(field, `must nest at most ${MAX_METADATA_DEPTH} levels deep`);
   if (Buffer.byteLength(JSON.stringify(value)) > MAX_METADATA_BYTES) throw badUserInput(field, 'must be at most 4 KiB of JSON');
   return value as Record<string, unknown>;
 }

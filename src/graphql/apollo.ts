@@ -74,7 +74,7 @@ export function createApolloServer(
     validationRules: limits.validationRules,
     // main.ts owns shutdown: drain HTTP first, then Apollo, then the database.
     stopOnTerminationSignals: false,
-    formatError: createErrorFormatter(log),
+    formatError: createErrorFormatter(log, { hideSuggestions: config.isProduction }),
     plugins: plugins.filter((plugin) => plugin !== undefined),
   });
 }

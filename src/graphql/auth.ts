@@ -10,10 +10,14 @@ const CLOCK_TOLERANCE_SECONDS = 5;
 const MAX_TOKEN_LENGTH = 8192;
 const CACHE_SECONDS = 300;
 
+/** Text PostgreSQL can store as given: no NUL, no lone UTF-16 surrogate (which would be stored as U+FFFD). */
+const storable = (value: string) => value.isWellFormed() && !value.includes('\0');
+
+/** A profile claim, when it is usable text; anything else is left out (the user is still signed in). */
 const optionalString = (payload: JWTPayload, ...names: string[]): string | undefined => {
   for (const name of names) {
     const value = payload[name];
-    if (typeof value === 'string' && value.length > 0 && value.length <= 512) return value;
+    if (typeof value === 'string' && value.length > 0 && value.length <= 512 && storable(value)) return value;
   }
   return undefined;
 };
@@ -29,11 +33,13 @@ function checkAuthorizedParty(payload: JWTPayload, parties: readonly string[] | 
 
 function identityFrom(payload: JWTPayload): VerifiedIdentity {
   const subject = payload.sub;
-  if (typeof subject !== 'string' || subject.length === 0 || subject.length > 255) {
+  // Two subjects that differ only in a lone surrogate would be stored as the same text: one user for two people.
+  if (typeof subject !== 'string' || subject.length === 0 || subject.length > 255 || !storable(subject)) {
     throw unauthenticated('Token has no usable subject');
   }
   return {
     subject,
+    expiresAt: typeof payload.exp === 'number' ? payload.exp : undefined,
     email: optionalString(payload, 'email'),
     firstName: optionalString(payload, 'given_name', 'first_name'),
     lastName: optionalString(payload, 'family_name', 'last_name'),

@@ -12,8 +12,8 @@ import { CLIENT_CODES, toGraphQLError } from './errors.js';
  * when the database is unreachable) with a fixed message. No stack, SQL, driver or provider text reaches a client in
  * any mode: an operator who forgets NODE_ENV leaks nothing; the log has the detail.
  */
-export function createErrorFormatter(log: Logger) {
-  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+export function createErrorFormatter(log: Logger, options: { hideSuggestions?: boolean } = {}) {
+  const format = (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     if (original instanceof DomainError) {
       const { message, extensions } = toGraphQLError(original);
@@ -37,7 +37,21 @@ export function createErrorFormatter(log: Logger) {
     if (original instanceof GraphQLError && !original.originalError && typeof code !== 'string') {
       return { ...formatted, extensions: { code: 'BAD_USER_INPUT' } };
     }
+    // Apollo's own refusals of a request it could not take (an unsupported persisted-query version, a hash that does
+    // not match its query) carry an HTTP 4xx and no code.
+    const status = original instanceof GraphQLError && !original.originalError ? (original.extensions.http as { status?: number } | undefined)?.status : undefined;
+    if (status !== undefined && status >= 400 && status < 500) {
+      return { message: formatted.message, extensions: { code: 'BAD_REQUEST' } };
+    }
     log.error({ err: original, path: formatted.path }, 'unexpected error while resolving');
     return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+  };
+  if (!options.hideSuggestions) return format;
+  // "Did you mean ...?" (a field, an argument, an enum value) tells a stranger the schema that production no longer
+  // lets them introspect.
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const answer = format(formatted, error);
+    const message = answer.message.replace(/\s*Did you mean [\s\S]*\?$/, '');
+    return message === answer.message ? answer : { ...answer, message };
   };
 }

@@ -36,6 +36,33 @@ describe('malformed input is BAD_USER_INPUT, never INTERNAL_SERVER_ERROR', () =>
     expect(await writeCounts(server)).toEqual(before);
   });
 
+  it('refuses metadata nested deeper than 32 levels, however small', async () => {
+    // Written as text: JSON.stringify itself runs out of stack on the deepest of these.
+    const withMetadata = (depth: number) =>
+      `{"query":${JSON.stringify(CONSUME)},"variables":{"input":{"amount":1,"feature":"chat","idempotencyKey":"deep-${depth}-${Math.random()}",` +
+      `"metadata":{"a":${'['.repeat(depth - 1)}1${']'.repeat(depth - 1)}}}}}`;
+    for (const depth of [33, 8_000, 20_000]) {
+      const before = await writeCounts(server);
+      const res = await server.as(sub).raw(withMetadata(depth));
+      expect(errorOf(res)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.metadata' });
+      expect(await writeCounts(server)).toEqual(before);
+    }
+    const res = await server.as(sub).raw(withMetadata(32));
+    expect(res.errors).toBeUndefined();
+  });
+
+  it('answers a malformed persisted-query extension with BAD_REQUEST, not INTERNAL_SERVER_ERROR', async () => {
+    for (const body of [
+      { extensions: { persistedQuery: 'x' } },
+      { extensions: { persistedQuery: { version: 2, sha256Hash: 'abc' } } },
+      { query: '{ __typename }', extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } } },
+    ]) {
+      const res = await server.as(sub).raw(body as never);
+      expect(res.status).toBe(400);
+      expect(res.errors?.map((error) => error.extensions?.code)).not.toContain('INTERNAL_SERVER_ERROR');
+    }
+  });
+
   it('refuses a NUL written into the query itself', async () => {
     const res = await server.as(sub).raw({ query: 'mutation { consumeCredits(input: { amount: 1, feature: "chat", idempotencyKey: "a\\u0000b" }) { id } }' });
     expect(errorOf(res)?.code).toBe('BAD_USER_INPUT');

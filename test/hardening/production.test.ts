@@ -48,6 +48,20 @@ describe('NODE_ENV=production', () => {
     expect(dev.errors?.[0]?.message).toMatch(/Did you mean "creditBalance"/);
   });
 
+  it('hides enum and argument suggestions in production too, in literals and in variables', async () => {
+    const range = { from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00Z' };
+    const literal = `{ creditUsage(from: "${range.from}", to: "${range.to}", window: DAYS) { credits } }`;
+    const variable = 'query($w: UsageWindow!) { creditUsage(from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z", window: $w) { credits } }';
+    const argument = '{ creditHistory(firs: 5) { edges { node { id } } } }';
+    for (const [query, variables] of [[literal, undefined], [variable, { w: 'DAYS' }], [argument, undefined]] as const) {
+      const prod = await production.as('user_prod_enum').raw({ query, variables });
+      expect(prod.errors?.length).toBeGreaterThan(0);
+      expect(prod.errors!.map((error) => error.message).join(' ')).not.toMatch(/did you mean/i);
+      const dev = await development.as('user_dev_enum').raw({ query, variables });
+      expect(dev.errors!.map((error) => error.message).join(' ')).toMatch(/Did you mean/);
+    }
+  });
+
   it('answers a database failure with a bare INTERNAL_SERVER_ERROR: no SQL, driver message or stack', async () => {
     // A real fault in this test's own database: the table the resolver reads is gone.
     await production.sql.query('alter table credit_transactions rename to credit_transactions_gone');

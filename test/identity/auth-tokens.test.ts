@@ -81,6 +81,19 @@ describe('token verification with an HS256 secret', () => {
     await expectRejected(server, `Bearer ${token}`, sub);
   });
 
+  it('rejects a subject PostgreSQL could not store as sent (a NUL, a lone surrogate), so two subjects never become one user', async () => {
+    await expectRejected(server, `Bearer ${await hs256({ sub: 'user_nul\u0000x' })}`);
+    await expectRejected(server, `Bearer ${await hs256({ sub: 'user_half\udbffx' })}`);
+    expect(await usersWithSub(server, 'user_half\ufffdx')).toBe(0);
+  });
+
+  it('leaves out a profile claim it could not store, and still signs the user in', async () => {
+    const sub = uniqueSub('nul_email');
+    const res = await server.withAuthorization(`Bearer ${await hs256({ sub, email: 'a\u0000@example.com' })}`).raw({ query: '{ me { id email } }' });
+    expect(res.errors).toBeUndefined();
+    expect((res.data as { me: { email: string | null } }).me.email).toBeNull();
+  });
+
   it('rejects a token without sub, or with an empty one', async () => {
     await expectRejected(server, `Bearer ${await hs256({ email: 'nosub@example.com' })}`);
     await expectRejected(server, `Bearer ${await hs256({ sub: '' })}`);
