@@ -143,11 +143,15 @@ interface LockedAttempt {
   packId: string;
   status: AutoRechargeAttemptStatus;
   paymentIntentId: string | null;
+  failureReason: string | null;
 }
+
+/** The reason of an attempt given up on because Stripe could not be reached: whether it charged the card is unknown. */
+export const PROVIDER_UNAVAILABLE = 'provider_unavailable';
 
 async function lockAttempt(em: EntityManager, by: { id?: string; paymentIntentId?: string }): Promise<LockedAttempt | undefined> {
   const [row] = await em.execute<Row[]>(
-    `select id, account_id, pack_id, status, stripe_payment_intent_id from auto_recharge_attempts
+    `select id, account_id, pack_id, status, stripe_payment_intent_id, failure_reason from auto_recharge_attempts
      where ${by.id ? 'id = ?' : 'stripe_payment_intent_id = ?'} for update`,
     [by.id ?? by.paymentIntentId],
   );
@@ -158,6 +162,7 @@ async function lockAttempt(em: EntityManager, by: { id?: string; paymentIntentId
     packId: String(row.pack_id),
     status: row.status as AutoRechargeAttemptStatus,
     paymentIntentId: row.stripe_payment_intent_id == null ? null : String(row.stripe_payment_intent_id),
+    failureReason: row.failure_reason == null ? null : String(row.failure_reason),
   };
 }
 
@@ -202,11 +207,12 @@ export async function rechargeSucceeded(em: EntityManager, ledger: Ledger, attem
     await tx.execute(
       `update accounts set auto_recharge_attempt_id = case when auto_recharge_attempt_id = ? then null else auto_recharge_attempt_id end,
          auto_recharge_failures = 0, auto_recharge_not_before = null,
-         -- An attempt given up on before the money arrived had its slot of the month given back: it takes it again.
-         auto_recharge_count = auto_recharge_count + case when ? = 'failed' and auto_recharge_month = ?::date then 1 else 0 end,
+         -- An attempt given up on before the money arrived had its slot of the month given back (unless Stripe could
+         -- not be reached, when it kept it): it takes it again.
+         auto_recharge_count = auto_recharge_count + case when ? = 'failed' and ? is distinct from ? and auto_recharge_month = ?::date then 1 else 0 end,
          updated_at = now()
        where id = ?`,
-      [attempt.id, attempt.status, month(), attempt.accountId],
+      [attempt.id, attempt.status, attempt.failureReason, PROVIDER_UNAVAILABLE, month(), attempt.accountId],
     );
     await appendEvent(tx, attempt.accountId, 'auto_recharge.succeeded', {
       attemptId: attempt.id,
@@ -226,7 +232,13 @@ export type FailureOutcome = 'failed' | 'disabled' | 'already-resolved' | 'unkno
  * The attempt failed (declined, needs the card holder, or Stripe could not be reached): it frees its slot, and the
  * back-off grows; the fourth failure in a row turns auto-recharge off. Once-only: a resolved attempt stays as it is.
  */
-export async function rechargeFailed(em: EntityManager, attemptId: string, reason: string, paymentIntentId?: string | null): Promise<FailureOutcome> {
+export async function rechargeFailed(
+  em: EntityManager,
+  attemptId: string,
+  reason: string,
+  paymentIntentId?: string | null,
+  options: { outcomeUnknown?: boolean } = {},
+): Promise<FailureOutcome> {
   return em.transactional(async (tx) => {
     const attempt = await lockAttempt(tx, { id: attemptId });
     if (!attempt) return 'unknown-attempt';
@@ -239,13 +251,13 @@ export async function rechargeFailed(em: EntityManager, attemptId: string, reaso
     const [before] = await tx.execute<Row[]>('select auto_recharge_enabled from accounts where id = ? for no key update', [attempt.accountId]);
     const [account] = await tx.execute<Row[]>(
       `update accounts set auto_recharge_attempt_id = case when auto_recharge_attempt_id = ? then null else auto_recharge_attempt_id end,
-         auto_recharge_count = case when auto_recharge_month = ?::date then greatest(auto_recharge_count - 1, 0) else auto_recharge_count end,
+         auto_recharge_count = case when auto_recharge_month = ?::date and not ? then greatest(auto_recharge_count - 1, 0) else auto_recharge_count end,
          auto_recharge_failures = auto_recharge_failures + 1,
          auto_recharge_not_before = now() + make_interval(hours => (?::int[])[least(auto_recharge_failures + 1, ?)]),
          auto_recharge_enabled = auto_recharge_enabled and auto_recharge_failures + 1 < ?,
          updated_at = now()
        where id = ? returning auto_recharge_failures, auto_recharge_enabled, auto_recharge_not_before`,
-      [attempt.id, month(), `{${BACKOFF_HOURS.join(',')}}`, BACKOFF_HOURS.length, MAX_FAILURES, attempt.accountId],
+      [attempt.id, month(), options.outcomeUnknown === true, `{${BACKOFF_HOURS.join(',')}}`, BACKOFF_HOURS.length, MAX_FAILURES, attempt.accountId],
     );
     const disabled = before!.auto_recharge_enabled === true && account!.auto_recharge_enabled !== true;
     await appendEvent(tx, attempt.accountId, 'auto_recharge.failed', {

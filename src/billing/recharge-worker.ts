@@ -4,7 +4,7 @@ import Stripe from 'stripe';
 import { Ledger, type LedgerOptions } from '../credits/ledger.js';
 import type { Row } from '../database/rows.js';
 import type { Logger } from '../logger.js';
-import { rechargeFailed, rechargeSucceeded } from './auto-recharge.js';
+import { PROVIDER_UNAVAILABLE, rechargeFailed, rechargeSucceeded } from './auto-recharge.js';
 import { isStripeError } from './stripe-errors.js';
 
 export interface RechargeWorkerOptions {
@@ -108,10 +108,16 @@ export function startRechargeWorker(options: RechargeWorkerOptions): RechargeWor
         return;
       }
       const [row] = await em.execute<Row[]>(
-        `select a.stripe_customer_id, a.stripe_payment_method_id, p.id as pack_id, p.name, p.credits, p.price_cents, p.currency
+        `select a.stripe_customer_id, a.stripe_payment_method_id, a.auto_recharge_enabled, p.id as pack_id, p.name, p.credits, p.price_cents, p.currency
          from auto_recharge_attempts r join accounts a on a.id = r.account_id join credit_packs p on p.id = r.pack_id where r.id = ?`,
         [attempt.id],
       );
+      // Turned off after this attempt was recorded (or while it waited to retry): the card is not charged.
+      if (row && row.auto_recharge_enabled !== true) {
+        await rechargeFailed(em, attempt.id, 'auto_recharge_disabled');
+        log.info({ attemptId: attempt.id, accountId: attempt.accountId }, 'auto-recharge attempt dropped: auto-recharge was turned off');
+        return;
+      }
       if (!row?.stripe_customer_id || !row.stripe_payment_method_id) {
         await rechargeFailed(em, attempt.id, 'no_saved_card');
         return;
@@ -145,7 +151,9 @@ export function startRechargeWorker(options: RechargeWorkerOptions): RechargeWor
         return;
       }
       if (attempt.tries >= MAX_TRIES) {
-        await rechargeFailed(em, attempt.id, 'provider_unavailable');
+        // Stripe may have taken the payment without our hearing of it: the attempt keeps its slot of the month, so a
+        // late confirmation (credited when it comes) never makes one recharge more than the monthly limit.
+        await rechargeFailed(em, attempt.id, PROVIDER_UNAVAILABLE, null, { outcomeUnknown: true });
         log.error({ err: error, attemptId: attempt.id }, 'auto-recharge given up: Stripe could not be reached');
         return;
       }

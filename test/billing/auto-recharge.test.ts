@@ -199,6 +199,43 @@ describe('auto-recharge', () => {
     expect((await server.as(sub).execute(MyAlertsDocument)).data!.me.autoRecharge).toMatchObject({ usedThisMonth: 1, monthlyLimit: 1 });
   });
 
+  it('turning auto-recharge off stops an attempt not yet sent: the card is not charged', async () => {
+    const { server } = billing;
+    const { sub, userId, customer } = await buyer('turned_off');
+    await configure(sub, { enabled: true, threshold: 5, packId: PACKS.small.id, monthlyLimit: 3 });
+    await spend(sub, 6);
+    expect((await attempts(userId)).map((attempt) => attempt.status)).toEqual(['pending']);
+    expect((await configure(sub, { enabled: false })).errors).toBeUndefined();
+    await worker.runOnce();
+    expect(intentsOf(customer)).toEqual([]);
+    expect(await attempts(userId)).toEqual([expect.objectContaining({ status: 'failed', failure_reason: 'auto_recharge_disabled', stripe_payment_intent_id: null })]);
+    expect(await balanceOf(server, userId)).toBe(4);
+    expect((await server.as(sub).execute(MyAlertsDocument)).data!.me.autoRecharge).toMatchObject({ enabled: false, usedThisMonth: 0 });
+  });
+
+  it('an attempt given up on because Stripe could not be reached keeps its slot of the month', async () => {
+    const { server, stripe } = billing;
+    const { sub, userId } = await buyer('unreachable');
+    await configure(sub, { enabled: true, threshold: 5, packId: PACKS.small.id, monthlyLimit: 1 });
+    await spend(sub, 6);
+    // As if four tries had already met a Stripe that could not be reached: this one is the last.
+    await server.sql.query('update auto_recharge_attempts set tries = 4 where account_id = $1', [userId]);
+    stripe.fail({ method: 'POST', path: '/v1/payment_intents', status: 500, type: 'api_error', message: 'Stripe is down', shouldRetry: false });
+    try {
+      await worker.runOnce();
+    } finally {
+      stripe.clearFailures();
+    }
+    expect(await attempts(userId)).toEqual([expect.objectContaining({ status: 'failed', failure_reason: 'provider_unavailable' })]);
+    // Whether Stripe charged the card is unknown, so its confirmation may still come: the month's one recharge is
+    // counted as taken, and no second attempt can charge the card again this month.
+    expect((await server.as(sub).execute(MyAlertsDocument)).data!.me.autoRecharge).toMatchObject({ usedThisMonth: 1, monthlyLimit: 1 });
+    await skipBackoff(userId);
+    await spend(sub, 1);
+    await worker.runOnce();
+    expect(await attempts(userId)).toHaveLength(1);
+  });
+
   it('with 20 clients crossing the threshold at once, one attempt', async () => {
     const { server } = billing;
     const { sub, userId } = await buyer('concurrent');
