@@ -24,7 +24,9 @@ export function endpointUrl(field: string, value: string, config: Pick<WebhookCo
   if (url.hash !== '') throw badUserInput(field, 'must not have a #fragment');
   if (!config.allowPrivateNetworks) {
     const literal = ipLiteral(url.hostname);
-    const local = url.hostname === 'localhost' || url.hostname.endsWith('.localhost');
+    // A trailing dot names the same host (`localhost.` is `localhost`).
+    const host = url.hostname.replace(/\.+$/, '');
+    const local = host === 'localhost' || host.endsWith('.localhost');
     if (local || (literal !== undefined && specialUseReason(literal) !== undefined)) {
       throw badUserInput(field, 'must not point at a loopback, private or other special-use address');
     }

@@ -53,7 +53,7 @@ export class WebhooksResolver {
   }
 
   @Authorized(ADMIN_ROLE)
-  @Mutation(() => WebhookEndpoint, { description: 'Changes what is given; disabling pauses deliveries, enabling resumes them (admin).' })
+  @Mutation(() => WebhookEndpoint, { description: 'Changes what is given (admin). While disabled an endpoint is sent nothing, and events recorded meanwhile are not queued for it; enabling resumes the deliveries already queued.' })
   updateWebhookEndpoint(@Arg('input', () => UpdateWebhookEndpointInput) input: UpdateWebhookEndpointInput, @Ctx() ctx: RequestContext) {
     return updateEndpoint(ctx.em, {
       id: idOf('we', 'input.id', input.id),

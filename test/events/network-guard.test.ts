@@ -113,6 +113,8 @@ describe('webhooks to private networks, with WEBHOOK_ALLOW_PRIVATE_NETWORKS off'
       'http://[fd00::1]/hooks',
       'http://localhost:8080/hooks',
       'http://api.localhost/hooks',
+      'http://localhost./hooks',
+      'http://api.localhost./hooks',
       'http://2130706433/hooks',
     ]) {
       const res = await server.as(ADMIN_SUB).execute(CreateWebhookEndpointDocument, { input: { url, eventTypes: ['*'] } });
