@@ -17,6 +17,37 @@ function failureStatus(error: unknown): { status: number; retry: boolean } {
   return { status: isDatabaseUnavailable(error) ? 503 : 500, retry: true };
 }
 
+const APPLIED_KINDS = ['checkout.session.', 'charge.', 'customer.subscription.', 'invoice.', 'payment_intent.'];
+
+/**
+ * Why a signed event's object could never be applied, or undefined. Stripe's objects never carry these, so they are
+ * told apart here, once, rather than failing deep in a statement (and being retried by Stripe for days): an id that
+ * is not text, a number that is not a whole number within JavaScript's exact range, or text PostgreSQL cannot store
+ * (a NUL, a lone surrogate) anywhere in the object, keys included. Walked without recursion.
+ */
+export function malformedObject(type: string, object: Record<string, unknown>): string | undefined {
+  // Every object of the kinds Tally applies has an id (sessions, charges, disputes, subscriptions, invoices, intents).
+  const needsId = 'id' in object || APPLIED_KINDS.some((kind) => type.startsWith(kind));
+  if (needsId && (typeof object.id !== 'string' || object.id === '')) return 'data.object.id is not an id';
+  const stack: [unknown, string][] = [[object, 'data.object']];
+  let visited = 0;
+  while (stack.length > 0) {
+    const [value, path] = stack.pop()!;
+    if (++visited > 100_000) return 'data.object is too large';
+    if (typeof value === 'string') {
+      if (value.includes('\0') || !value.isWellFormed()) return `${path} holds text that cannot be stored`;
+    } else if (typeof value === 'number') {
+      if (!(Number.isFinite(value) && Math.abs(value) <= Number.MAX_SAFE_INTEGER)) return `${path} is not a usable number`;
+    } else if (value && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+        if (key.includes('\0') || !key.isWellFormed()) return `${path} has a key that cannot be stored`;
+        stack.push([item, `${path}.${key}`]);
+      }
+    }
+  }
+  return undefined;
+}
+
 /**
  * POST /webhooks/stripe. The signature over the raw body is checked before anything else (400 and nothing written
  * when it fails); billing/stripe-events.ts applies a verified event exactly once.
@@ -54,6 +85,14 @@ export function stripeWebhookRoute(services: AppServices, metrics: Metrics): Req
     if (typeof event?.id !== 'string' || typeof event.type !== 'string' || typeof event.data?.object !== 'object' || !event.data.object) {
       log.error({ payload: req.body.toString('utf8', 0, 500) }, 'signed Stripe webhook is not an event; ignored');
       count('unverified', 'malformed');
+      res.json({ received: true, outcome: 'malformed' });
+      return;
+    }
+
+    const malformed = malformedObject(event.type, event.data.object as unknown as Record<string, unknown>) ?? (event.id.includes('\0') || !event.id.isWellFormed() ? 'the event id cannot be stored' : undefined);
+    if (malformed) {
+      log.error({ stripeEventId: event.id.replace(/\0/g, ''), stripeEventType: event.type, reason: malformed }, 'signed Stripe event cannot be applied; ignored');
+      count(event.type, 'malformed');
       res.json({ received: true, outcome: 'malformed' });
       return;
     }

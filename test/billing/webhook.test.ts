@@ -180,6 +180,21 @@ describe('POST /webhooks/stripe', () => {
     expect(await eventOutcome(event.id)).toBe('ignored');
   });
 
+  it.each([
+    ['an intent without an id', 'payment_intent.succeeded', {}],
+    ['an id that is a number', 'payment_intent.payment_failed', { id: 123, object: 'payment_intent' }],
+    ['an amount past any integer', 'charge.dispute.created', { id: 'dp_huge', object: 'dispute', amount: 1e308, charge: 'ch_x' }],
+    ['a NUL in an id', 'checkout.session.completed', { id: 'cs_\u0000x', object: 'checkout.session' }],
+    ['a NUL in metadata', 'checkout.session.completed', { id: 'cs_nul_meta', object: 'checkout.session', metadata: { accountId: 'usr_\u0000' } }],
+    ['a lone surrogate in a key', 'invoice.paid', { id: 'in_surrogate', object: 'invoice', metadata: { 'k\ud800': 'v' } }],
+  ])('acknowledges a signed event that could never be applied (%s) as malformed, and writes nothing', async (_label, type, object) => {
+    const { server } = billing;
+    const before = await writeCounts(server);
+    const answer = await deliver(server, stripeEvent(type, object as never));
+    expect(answer).toEqual({ status: 200, body: { received: true, outcome: 'malformed' } });
+    expect(await writeCounts(server)).toEqual(before);
+  });
+
   it('answers a redelivered event from its record without applying it again', async () => {
     const { server, stripe } = billing;
     const purchase = await pendingPurchase('redelivered');
