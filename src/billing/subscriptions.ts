@@ -295,8 +295,12 @@ export async function applyInvoicePaid(event: Stripe.Event, deps: EventDeps): Pr
   if (!accountId) return rejected('unknown-account', `invoice ${invoice.id} of ${invoice.subscriptionId} names no account and its customer is no account's`);
   const synced = fetched ? await syncSubscription(deps, accountId, fetched, { asOf: new Date(event.created * 1000), fetched: true, eventId: event.id }) : undefined;
 
-  const upgrade = invoice.billingReason === 'subscription_update';
-  const found = await periodLine(deps.em, lines, upgrade);
+  // A change of plan bills a top-up of the current period as prorations. A change that restarts the period (another
+  // billing interval: monthly to yearly, or billing_cycle_anchor=now) also bills the new period as a line of its own,
+  // not a proration: that invoice pays a period, as a renewal's does.
+  const newPeriod = invoice.billingReason === 'subscription_update' ? await periodLine(deps.em, lines, false) : undefined;
+  const upgrade = invoice.billingReason === 'subscription_update' && !newPeriod;
+  const found = newPeriod ?? (await periodLine(deps.em, lines, upgrade));
   if (!found) {
     if (upgrade) return effect('nothing-to-grant', `invoice ${invoice.id}: no positive proration for a plan (a downgrade, or a change of quantity)`);
     return rejected('unknown-price', `invoice ${invoice.id} has no line whose price is a plan's (set PLAN_PRICES)`);

@@ -16,6 +16,7 @@ import { key } from '../support/credits.js';
 import { codesOf, errorOf } from '../support/errors.js';
 import { balanceOf, ledgerRows } from '../support/ledger.js';
 import { uniqueSub, userIdOf } from '../support/subjects.js';
+import { waitUntil } from '../support/processes.js';
 import { legacyShape } from '../support/stripe-subscriptions.js';
 import {
   changeEvents,
@@ -274,6 +275,33 @@ describe('subscriptions', () => {
     expect(await periodGrants(server, userId)).toEqual([
       { key: `subscription:${subscriptionId}:${start}`, amount: 600, expiresAt: iso(end), rollover: 0, source: 'subscription' },
     ]);
+  });
+
+  it('a switch from a monthly to a yearly plan restarts the period: its invoice brings the year’s credits, once', async () => {
+    const { server, stripe } = billing;
+    const { sub, userId, started, subscriptionId } = await subscriber('to_yearly');
+    await deliverAll(server, startEvents(started));
+    await spend(sub, 10);
+    const switched = stripe.billing.changePrice(subscriptionId, 'price_pro_yearly');
+    expect(switched.invoice!.billing_reason).toBe('subscription_update');
+    await deliverAll(server, changeEvents(switched));
+    const { start, end } = periodOf(switched.subscription);
+    expect(end - start).toBeGreaterThan(360 * 24 * 3600);
+    const first = periodOf(started.subscription);
+    expect(await periodGrants(server, userId)).toEqual([
+      { key: `subscription:${subscriptionId}:${first.start}`, amount: 50, expiresAt: iso(first.end), rollover: 0, source: 'subscription' },
+      { key: `subscription:${subscriptionId}:${start}`, amount: 600, expiresAt: iso(end), rollover: 0, source: 'subscription' },
+    ]);
+    // The stand-in's clock runs a second or so ahead of this one: the allowance shows a period once it has begun.
+    await waitUntil(async () => Date.now() / 1000 > start + 0.5, { timeoutMs: 5_000, what: 'the new period to begin' });
+    const me = await mine(sub);
+    expect(me).toMatchObject({ planTier: 'annual' });
+    expect(me.allowance).toMatchObject({ periodStart: iso(start), periodEnd: iso(end), granted: 600 });
+    // The month's unspent 40 stay until the month's end, as after an upgrade; the year's 600 come with them.
+    expect(await balanceOf(server, userId)).toBe(640);
+    // The same invoice again: nothing more.
+    await deliverAll(server, [stripeEvent('invoice.paid', switched.invoice!, switched.at)]);
+    expect(await balanceOf(server, userId)).toBe(640);
   });
 
   it('reads events in the shape of API versions before 2025-03-31', async () => {

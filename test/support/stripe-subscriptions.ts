@@ -218,6 +218,17 @@ export class SubscriptionBook {
     const end = Number(item.current_period_end);
     const at = this.tick(subscriptionId, options.at);
     item.price = this.priceObject(priceId);
+    if (price.recurring.interval !== oldPrice.recurring.interval) {
+      // Another billing interval restarts the period now, as Stripe does: the unused time of the old price is
+      // credited (a proration) and the new period is billed at once, as a line of its own (not a proration).
+      const newEnd = addInterval(at, price.recurring.interval);
+      item.current_period_start = at;
+      item.current_period_end = newEnd;
+      const unused = -Math.round(oldPrice.unit_amount * ((end - at) / (end - start)));
+      const lines = [this.line(subscription, oldPriceId, unused, at, end, true), this.line(subscription, priceId, price.unit_amount, at, newEnd, false)];
+      const invoice = this.invoice(subscription, 'subscription_update', lines, true, at);
+      return { subscription: clone(subscription), invoice, at };
+    }
     if (!options.invoiceNow) return { subscription: clone(subscription), at };
     const share = (end - at) / (end - start);
     const lines = [
