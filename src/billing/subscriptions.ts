@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import type { Row } from '../database/rows.js';
+import { SubscriptionStatus as SubscriptionState } from '../accounts/subscription-status.js';
 import { SUBSCRIPTION_KEY_PREFIX } from '../credits/idempotency-keys.js';
 import type { PeriodSource } from '../credits/period-grants.js';
 import { findPlan, planOfPrice, periodCredits, type Plan } from './plan.model.js';
@@ -146,6 +147,16 @@ interface SyncOptions {
 }
 
 /** Stores a subscription's state on its account and moves the plan, under the account's row lock. */
+/** A subscription's states in the order its life passes through them (for states stamped in the same second). */
+const STATUS_PROGRESS: readonly SubscriptionState[] = [
+  SubscriptionState.INCOMPLETE,
+  SubscriptionState.TRIALING,
+  SubscriptionState.ACTIVE,
+  SubscriptionState.PAST_DUE,
+  SubscriptionState.UNPAID,
+  SubscriptionState.CANCELED,
+];
+
 async function syncSubscription(deps: EventDeps, accountId: string, facts: SubscriptionFacts, options: SyncOptions): Promise<EventEffect> {
   const { em } = deps;
   const stored = await lockStored(em, accountId);
@@ -158,6 +169,13 @@ async function syncSubscription(deps: EventDeps, accountId: string, facts: Subsc
     }
   } else if (!options.fetched && stored.eventAt && options.asOf < stored.eventAt) {
     return effect('stale', `a newer state of ${facts.id} was applied already`);
+  } else if (!options.fetched && stored.eventAt && options.asOf.getTime() === stored.eventAt.getTime() && stored.status !== null) {
+    // Stripe stamps events to the second, so two states of one second cannot be ordered by time: the one further
+    // along a subscription's life wins (an incomplete start never undoes the activation that followed it).
+    const incoming = storedStatus(facts.status);
+    if (incoming && STATUS_PROGRESS.indexOf(incoming) < STATUS_PROGRESS.indexOf(stored.status as SubscriptionState)) {
+      return effect('stale', `${facts.id} was ${stored.status} in the same second; ${facts.status} is not later`);
+    }
   }
   const status = storedStatus(facts.status);
   if (!status) return effect('ignored', `${facts.id} has status ${facts.status}, which Tally does not know`, 'warn');

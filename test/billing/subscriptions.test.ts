@@ -383,6 +383,20 @@ describe('subscriptions', () => {
     expect(await periodGrants(server, userId)).toHaveLength(1);
   });
 
+  it('two states stamped in the same second: the one further along wins, whichever arrives last', async () => {
+    const { server, stripe } = billing;
+    const { sub, started } = await subscriber('same_second');
+    const active = stripeEvent('customer.subscription.updated', { ...started.subscription, status: 'active' }, started.at);
+    const incomplete = stripeEvent('customer.subscription.created', { ...started.subscription, status: 'incomplete' }, started.at);
+    stripe.billing.hideSubscriptions = true;
+    try {
+      expect(await deliverAll(server, [active, incomplete])).toEqual(['subscription-synced', 'stale']);
+    } finally {
+      stripe.billing.hideSubscriptions = false;
+    }
+    expect(await mine(sub)).toMatchObject({ planTier: 'pro', subscriptionStatus: 'ACTIVE' });
+  });
+
   it('an older subscription’s end never touches the account a newer one pays for', async () => {
     const { server, stripe } = billing;
     const { sub, started, subscriptionId } = await subscriber('replaced');
