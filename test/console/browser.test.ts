@@ -298,6 +298,16 @@ describe('the support console in Chromium', () => {
     expect(firstRow).toContain(`Purchase ${session.transaction!.id}`);
     expect(await balanceOf(server, userId)).toBe(0);
     expect(stripe.refunds.map((refund) => refund.payment_intent)).toContain(paid.payment_intent);
+
+    // The same purchase again: the answer is the earlier reversal, and the page says nothing changed.
+    const refundsBefore = stripe.refunds.length;
+    await page.locator(`[data-refund="${session.transaction!.id}"]`).click();
+    const again = await confirmInDialog(/Refund purchase/, 'Asked a second time', 'Refund purchase');
+    await again.waitFor({ state: 'detached' });
+    await page.getByRole('status').getByText(/Already refunded on .*Customer asked within 14 days.*nothing changed/).waitFor();
+    expect(await balanceOf(server, userId)).toBe(0);
+    expect((await ledgerRows(server, userId)).filter((row) => row.type === 'refund')).toHaveLength(1);
+    expect(stripe.refunds.length).toBe(refundsBefore);
   });
 
   it('releases a stuck hold behind a confirmation, with the reason kept on the reservation', async () => {

@@ -69,10 +69,15 @@ export function refundDialog(account: Account, purchase: PurchaseRow, done: () =
     reasonHint: 'Shown as the REFUND row’s description, e.g. “Customer asked within 14 days”.',
     confirmLabel: 'Refund purchase',
     run: async (reason) => {
-      const { refundCredits } = await gql<{ refundCredits: { amount: number; balanceAfter: number } }>(
-        `mutation ConsoleRefund($input: RefundCreditsInput!) { refundCredits(input: $input) { id amount balanceAfter } }`,
+      const { refundCredits } = await gql<{ refundCredits: { amount: number; balanceAfter: number; description: string; createdAt: string } }>(
+        `mutation ConsoleRefund($input: RefundCreditsInput!) { refundCredits(input: $input) { id amount balanceAfter description createdAt } }`,
         { input: { transactionId: purchase.id, reason } },
       );
+      // A purchase reversed in full before (here, in Stripe's dashboard, or by a chargeback) answers with that earlier
+      // reversal: nothing changed, and this reason was not recorded.
+      if (refundCredits.description !== reason) {
+        return `Already refunded on ${dateTime(refundCredits.createdAt)} (“${refundCredits.description}”): nothing changed, and this reason was not recorded.`;
+      }
       return `Refunded: ${credits(-refundCredits.amount)} removed; the balance is now ${count(refundCredits.balanceAfter)}.`;
     },
     done,
