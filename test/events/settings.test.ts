@@ -12,6 +12,7 @@ describe('webhook settings', () => {
       concurrency: 16,
       endpointConcurrency: 4,
       liveConnectionsPerUser: 10,
+      liveSubscriptionsPerConnection: 20,
       allowPrivateNetworks: false,
       requireHttps: false,
     });
