@@ -237,7 +237,12 @@ export async function rechargeFailed(
   attemptId: string,
   reason: string,
   paymentIntentId?: string | null,
-  options: { outcomeUnknown?: boolean } = {},
+  options: {
+    /** Whether Stripe took the payment is unknown (it could not be reached): the attempt keeps its month's slot. */
+    outcomeUnknown?: boolean;
+    /** Dropped before Stripe was asked (auto-recharge was turned off): no failure counts, no back-off. */
+    dropped?: boolean;
+  } = {},
 ): Promise<FailureOutcome> {
   return em.transactional(async (tx) => {
     const attempt = await lockAttempt(tx, { id: attemptId });
@@ -252,19 +257,31 @@ export async function rechargeFailed(
     const [account] = await tx.execute<Row[]>(
       `update accounts set auto_recharge_attempt_id = case when auto_recharge_attempt_id = ? then null else auto_recharge_attempt_id end,
          auto_recharge_count = case when auto_recharge_month = ?::date and not ? then greatest(auto_recharge_count - 1, 0) else auto_recharge_count end,
-         auto_recharge_failures = auto_recharge_failures + 1,
-         auto_recharge_not_before = now() + make_interval(hours => (?::int[])[least(auto_recharge_failures + 1, ?)]),
-         auto_recharge_enabled = auto_recharge_enabled and auto_recharge_failures + 1 < ?,
+         auto_recharge_failures = case when ? then auto_recharge_failures else auto_recharge_failures + 1 end,
+         auto_recharge_not_before = case when ? then auto_recharge_not_before
+           else now() + make_interval(hours => (?::int[])[least(auto_recharge_failures + 1, ?)]) end,
+         auto_recharge_enabled = case when ? then auto_recharge_enabled else auto_recharge_enabled and auto_recharge_failures + 1 < ? end,
          updated_at = now()
        where id = ? returning auto_recharge_failures, auto_recharge_enabled, auto_recharge_not_before`,
-      [attempt.id, month(), options.outcomeUnknown === true, `{${BACKOFF_HOURS.join(',')}}`, BACKOFF_HOURS.length, MAX_FAILURES, attempt.accountId],
+      [
+        attempt.id,
+        month(),
+        options.outcomeUnknown === true,
+        options.dropped === true,
+        options.dropped === true,
+        `{${BACKOFF_HOURS.join(',')}}`,
+        BACKOFF_HOURS.length,
+        options.dropped === true,
+        MAX_FAILURES,
+        attempt.accountId,
+      ],
     );
     const disabled = before!.auto_recharge_enabled === true && account!.auto_recharge_enabled !== true;
     await appendEvent(tx, attempt.accountId, 'auto_recharge.failed', {
       attemptId: attempt.id,
       reason,
       failuresInARow: Number(account!.auto_recharge_failures),
-      nextAttemptNotBefore: disabled ? null : new Date(account!.auto_recharge_not_before as string).toISOString(),
+      nextAttemptNotBefore: disabled || account!.auto_recharge_not_before == null ? null : new Date(account!.auto_recharge_not_before as string).toISOString(),
       stripePaymentIntentId: paymentIntentId ?? attempt.paymentIntentId,
     });
     if (disabled) {

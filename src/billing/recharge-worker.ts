@@ -114,7 +114,7 @@ export function startRechargeWorker(options: RechargeWorkerOptions): RechargeWor
       );
       // Turned off after this attempt was recorded (or while it waited to retry): the card is not charged.
       if (row && row.auto_recharge_enabled !== true) {
-        await rechargeFailed(em, attempt.id, 'auto_recharge_disabled');
+        await rechargeFailed(em, attempt.id, 'auto_recharge_disabled', null, { dropped: true });
         log.info({ attemptId: attempt.id, accountId: attempt.accountId }, 'auto-recharge attempt dropped: auto-recharge was turned off');
         return;
       }

@@ -11,6 +11,26 @@ export type { EventDeps, EventEffect, Prefetched } from './stripe-event-types.js
 export const stripeIdOf = (value: string | { id: string } | null | undefined): string | null =>
   typeof value === 'string' ? value : typeof value?.id === 'string' ? value.id : null;
 
+/** The event types applyStripeEvent acts on; every other type is recorded as ignored. */
+export const APPLIED_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'checkout.session.completed',
+  'checkout.session.async_payment_succeeded',
+  'checkout.session.async_payment_failed',
+  'checkout.session.expired',
+  'charge.refunded',
+  'charge.dispute.created',
+  'charge.dispute.closed',
+  'customer.subscription.created',
+  'customer.subscription.updated',
+  'customer.subscription.deleted',
+  'customer.subscription.paused',
+  'customer.subscription.resumed',
+  'invoice.paid',
+  'invoice.payment_failed',
+  'payment_intent.succeeded',
+  'payment_intent.payment_failed',
+]);
+
 /** Applies one verified event to the ledger, following the contract's table; every effect is keyed by business ids. */
 export async function applyStripeEvent(event: Stripe.Event, deps: EventDeps): Promise<EventEffect> {
   switch (event.type) {

@@ -147,16 +147,6 @@ interface SyncOptions {
 }
 
 /** Stores a subscription's state on its account and moves the plan, under the account's row lock. */
-/** A subscription's states in the order its life passes through them (for states stamped in the same second). */
-const STATUS_PROGRESS: readonly SubscriptionState[] = [
-  SubscriptionState.INCOMPLETE,
-  SubscriptionState.TRIALING,
-  SubscriptionState.ACTIVE,
-  SubscriptionState.PAST_DUE,
-  SubscriptionState.UNPAID,
-  SubscriptionState.CANCELED,
-];
-
 async function syncSubscription(deps: EventDeps, accountId: string, facts: SubscriptionFacts, options: SyncOptions): Promise<EventEffect> {
   const { em } = deps;
   const stored = await lockStored(em, accountId);
@@ -170,11 +160,11 @@ async function syncSubscription(deps: EventDeps, accountId: string, facts: Subsc
   } else if (!options.fetched && stored.eventAt && options.asOf < stored.eventAt) {
     return effect('stale', `a newer state of ${facts.id} was applied already`);
   } else if (!options.fetched && stored.eventAt && options.asOf.getTime() === stored.eventAt.getTime() && stored.status !== null) {
-    // Stripe stamps events to the second, so two states of one second cannot be ordered by time: the one further
-    // along a subscription's life wins (an incomplete start never undoes the activation that followed it).
-    const incoming = storedStatus(facts.status);
-    if (incoming && STATUS_PROGRESS.indexOf(incoming) < STATUS_PROGRESS.indexOf(stored.status as SubscriptionState)) {
-      return effect('stale', `${facts.id} was ${stored.status} in the same second; ${facts.status} is not later`);
+    // Stripe stamps events to the second, so two states of one second cannot be ordered by time. A subscription is
+    // incomplete only at its start, so an incomplete state never replaces another one of the same second (it would
+    // undo the activation that followed it); any other pair goes by arrival, as Stripe's own moves go both ways.
+    if (facts.status === 'incomplete' && stored.status !== SubscriptionState.INCOMPLETE) {
+      return effect('stale', `${facts.id} was ${stored.status} in the same second; incomplete comes only before that`);
     }
   }
   const status = storedStatus(facts.status);
@@ -316,7 +306,8 @@ export async function applyInvoicePaid(event: Stripe.Event, deps: EventDeps): Pr
   // A change of plan bills a top-up of the current period as prorations. A change that restarts the period (another
   // billing interval: monthly to yearly, or billing_cycle_anchor=now) also bills the new period as a line of its own,
   // not a proration: that invoice pays a period, as a renewal's does.
-  const newPeriod = invoice.billingReason === 'subscription_update' ? await periodLine(deps.em, lines, false) : undefined;
+  const restarted = invoice.billingReason === 'subscription_update' ? await periodLine(deps.em, lines, false) : undefined;
+  const newPeriod = restarted && restarted.line.amount > 0 ? restarted : undefined;
   const upgrade = invoice.billingReason === 'subscription_update' && !newPeriod;
   const found = newPeriod ?? (await periodLine(deps.em, lines, upgrade));
   if (!found) {

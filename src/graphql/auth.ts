@@ -39,7 +39,7 @@ function identityFrom(payload: JWTPayload): VerifiedIdentity {
   }
   return {
     subject,
-    expiresAt: typeof payload.exp === 'number' ? payload.exp : undefined,
+    expiresAt: typeof payload.exp === 'number' ? payload.exp + CLOCK_TOLERANCE_SECONDS : undefined,
     email: optionalString(payload, 'email'),
     firstName: optionalString(payload, 'given_name', 'first_name'),
     lastName: optionalString(payload, 'family_name', 'last_name'),

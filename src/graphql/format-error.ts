@@ -22,7 +22,8 @@ export function createErrorFormatter(log: Logger, options: { hideSuggestions?: b
     }
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && CLIENT_CODES.has(code)) {
-      const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
+      // `http` is Apollo's instruction for the HTTP answer (a status, headers), not something to show a client.
+      const { stacktrace: _stacktrace, http: _http, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }
     if (original instanceof ClientGoneError || (original as { cause?: unknown } | null)?.cause instanceof ClientGoneError) {
@@ -51,7 +52,10 @@ export function createErrorFormatter(log: Logger, options: { hideSuggestions?: b
   // lets them introspect.
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const answer = format(formatted, error);
-    const message = answer.message.replace(/\s*Did you mean [\s\S]*\?$/, '');
-    return message === answer.message ? answer : { ...answer, message };
+    // graphql-js appends the suggestion last (' Did you mean "x"?'). Cut by position, not a regular expression: a
+    // message echoes client input, and a backtracking pattern over a long run of spaces would stall the server.
+    const at = answer.message.lastIndexOf(' Did you mean ');
+    if (at < 0 || !answer.message.endsWith('?')) return answer;
+    return { ...answer, message: answer.message.slice(0, at) };
   };
 }

@@ -5,6 +5,7 @@ import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { RequestContext, Viewer } from '../core/context.js';
+import type { VerifiedIdentity } from '../identity/identity.js';
 import { ErrorCode, type DomainError } from '../core/errors.js';
 import { toGraphQLError } from './errors.js';
 import { perRequest } from '../core/context.js';
@@ -28,6 +29,9 @@ interface Extra extends Record<PropertyKey, unknown> {
   /** Closes the socket when its token expires. */
   expiry?: NodeJS.Timeout;
 }
+
+/** WebSocket's "try again later" (RFC 6455 registry): the server could not take the connection now. */
+const TRY_AGAIN_LATER = 1013;
 
 /** The longest a timer can wait (about 24.8 days); a token that outlives it is checked again then. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -92,8 +96,14 @@ export function attachLiveServer(httpServer: Server, services: Services, schema:
         };
         const token = tokenOf(ctx.connectionParams);
         if (!token) return refuse();
+        let identity: VerifiedIdentity;
         try {
-          const identity = await services.verifyToken(token);
+          identity = await services.verifyToken(token);
+        } catch (error) {
+          log.debug({ err: error }, 'live connection refused');
+          return refuse();
+        }
+        try {
           const context: RequestContext = { em: orm.em.fork(), requestId: randomUUID(), log, services, perRequest: new Map() };
           const user = await provisionUser(context.em, perRequest(context, ledgerOf), identity, config);
           // The socket may have closed while the token was checked (a dropped connection, a second connection_init):
@@ -109,8 +119,11 @@ export function attachLiveServer(httpServer: Server, services: Services, schema:
           if (identity.expiresAt !== undefined) closeAtExpiry(ctx.extra, identity.expiresAt);
           return true;
         } catch (error) {
-          log.debug({ err: error }, 'live connection refused');
-          return refuse();
+          // Our failure, not the client's (the database, say): nothing counts against the address, and the close
+          // code (1013, try again later) tells the client to reconnect.
+          log.warn({ err: error }, 'live connection could not be set up');
+          ctx.extra.socket.close(TRY_AGAIN_LATER, 'Try again later');
+          return false;
         }
       },
       onClose: (ctx) => {

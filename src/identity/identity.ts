@@ -6,6 +6,6 @@ export interface VerifiedIdentity {
   firstName?: string;
   lastName?: string;
   imageUrl?: string;
-  /** The token's `exp`, in seconds since the epoch: a live socket opened with it closes then. */
+  /** When the token stops being accepted (its `exp` plus the clock tolerance), in seconds since the epoch: a live socket opened with it closes then. */
   expiresAt?: number;
 }

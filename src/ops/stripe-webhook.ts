@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import Stripe from 'stripe';
+import { APPLIED_EVENT_TYPES } from '../billing/stripe-event-effects.js';
 import { processStripeEvent } from '../billing/stripe-events.js';
 import type { AppServices } from '../core/context.js';
 import { isDomainError } from '../core/errors.js';
@@ -17,33 +18,39 @@ function failureStatus(error: unknown): { status: number; retry: boolean } {
   return { status: isDatabaseUnavailable(error) ? 503 : 500, retry: true };
 }
 
-const APPLIED_KINDS = ['checkout.session.', 'charge.', 'customer.subscription.', 'invoice.', 'payment_intent.'];
+/** The fields of an applied event's object that Tally reads as ids or codes (besides its metadata). */
+const READ_FIELDS = ['id', 'customer', 'subscription', 'payment_intent', 'charge', 'invoice', 'status', 'currency', 'billing_reason', 'mode', 'payment_status'];
+
+const storable = (text: string) => !text.includes('\0') && text.isWellFormed();
 
 /**
- * Why a signed event's object could never be applied, or undefined. Stripe's objects never carry these, so they are
- * told apart here, once, rather than failing deep in a statement (and being retried by Stripe for days): an id that
- * is not text, a number that is not a whole number within JavaScript's exact range, or text PostgreSQL cannot store
- * (a NUL, a lone surrogate) anywhere in the object, keys included. Walked without recursion.
+ * Why a signed event Tally applies could never be applied, or undefined. Stripe's objects never carry these, so they
+ * are told apart here, once, rather than failing deep in a statement (and being retried by Stripe for days): an
+ * object without a text id; a number past exact integers anywhere in it; a NUL or lone surrogate in an id, code or
+ * metadata entry that Tally reads. Text Tally never reads (a customer's name, a description) is not looked at: an
+ * event is never turned away for it. Walked without recursion.
  */
 export function malformedObject(type: string, object: Record<string, unknown>): string | undefined {
-  // Every object of the kinds Tally applies has an id (sessions, charges, disputes, subscriptions, invoices, intents).
-  const needsId = 'id' in object || APPLIED_KINDS.some((kind) => type.startsWith(kind));
-  if (needsId && (typeof object.id !== 'string' || object.id === '')) return 'data.object.id is not an id';
-  const stack: [unknown, string][] = [[object, 'data.object']];
+  if (!APPLIED_EVENT_TYPES.has(type)) return undefined;
+  if (typeof object.id !== 'string' || object.id === '') return 'data.object.id is not an id';
+  for (const field of READ_FIELDS) {
+    const value = object[field];
+    const text = typeof value === 'string' ? value : value && typeof value === 'object' ? (value as { id?: unknown }).id : undefined;
+    if (typeof text === 'string' && !storable(text)) return `data.object.${field} holds text that cannot be stored`;
+  }
+  const metadata = object.metadata;
+  if (metadata && typeof metadata === 'object') {
+    for (const [key, value] of Object.entries(metadata as Record<string, unknown>)) {
+      if (!storable(key) || (typeof value === 'string' && !storable(value))) return 'data.object.metadata holds text that cannot be stored';
+    }
+  }
+  const stack: unknown[] = [object];
   let visited = 0;
   while (stack.length > 0) {
-    const [value, path] = stack.pop()!;
+    const value = stack.pop();
     if (++visited > 100_000) return 'data.object is too large';
-    if (typeof value === 'string') {
-      if (value.includes('\0') || !value.isWellFormed()) return `${path} holds text that cannot be stored`;
-    } else if (typeof value === 'number') {
-      if (!(Number.isFinite(value) && Math.abs(value) <= Number.MAX_SAFE_INTEGER)) return `${path} is not a usable number`;
-    } else if (value && typeof value === 'object') {
-      for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-        if (key.includes('\0') || !key.isWellFormed()) return `${path} has a key that cannot be stored`;
-        stack.push([item, `${path}.${key}`]);
-      }
-    }
+    if (typeof value === 'number' && !(Number.isFinite(value) && Math.abs(value) <= Number.MAX_SAFE_INTEGER)) return 'data.object holds a number past exact integers';
+    if (value && typeof value === 'object') for (const item of Object.values(value as Record<string, unknown>)) stack.push(item);
   }
   return undefined;
 }
@@ -89,7 +96,7 @@ export function stripeWebhookRoute(services: AppServices, metrics: Metrics): Req
       return;
     }
 
-    const malformed = malformedObject(event.type, event.data.object as unknown as Record<string, unknown>) ?? (event.id.includes('\0') || !event.id.isWellFormed() ? 'the event id cannot be stored' : undefined);
+    const malformed = storable(event.id) ? malformedObject(event.type, event.data.object as unknown as Record<string, unknown>) : 'the event id cannot be stored';
     if (malformed) {
       log.error({ stripeEventId: event.id.replace(/\0/g, ''), stripeEventType: event.type, reason: malformed }, 'signed Stripe event cannot be applied; ignored');
       count(event.type, 'malformed');

@@ -210,7 +210,10 @@ describe('auto-recharge', () => {
     expect(intentsOf(customer)).toEqual([]);
     expect(await attempts(userId)).toEqual([expect.objectContaining({ status: 'failed', failure_reason: 'auto_recharge_disabled', stripe_payment_intent_id: null })]);
     expect(await balanceOf(server, userId)).toBe(4);
-    expect((await server.as(sub).execute(MyAlertsDocument)).data!.me.autoRecharge).toMatchObject({ enabled: false, usedThisMonth: 0 });
+    expect((await server.as(sub).execute(MyAlertsDocument)).data!.me.autoRecharge).toMatchObject({ enabled: false, usedThisMonth: 0, nextAttemptNotBefore: null });
+    // No failure counts against the card: turned on again, the next crossing tries at once.
+    const { rows } = await server.sql.query<{ auto_recharge_failures: number }>('select auto_recharge_failures from accounts where id = $1', [userId]);
+    expect(rows[0]!.auto_recharge_failures).toBe(0);
   });
 
   it('an attempt given up on because Stripe could not be reached keeps its slot of the month', async () => {

@@ -195,6 +195,16 @@ describe('POST /webhooks/stripe', () => {
     expect(await writeCounts(server)).toEqual(before);
   });
 
+  it('applies a payment whose object carries unstorable text in a field Tally never reads; ignores an unapplied type without an id', async () => {
+    const { server, stripe } = billing;
+    const { userId, sessionId } = await pendingPurchase('odd_name');
+    const paid = stripe.completeSession(sessionId, 'paid');
+    const event = stripeEvent('checkout.session.completed', { ...paid, customer_details: { name: 'Nul\u0000 Name', email: null } });
+    expect((await deliver(server, event)).body?.outcome).toBe('credited');
+    expect(await balanceOf(server, userId)).toBe(10);
+    expect((await deliver(server, stripeEvent('invoice.upcoming', { object: 'invoice', amount_due: 100 }))).body?.outcome).toBe('ignored');
+  });
+
   it('answers a redelivered event from its record without applying it again', async () => {
     const { server, stripe } = billing;
     const purchase = await pendingPurchase('redelivered');

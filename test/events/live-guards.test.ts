@@ -123,14 +123,14 @@ describe('live server guards', () => {
     await raw.closed;
   });
 
-  it('closes a socket with 4403 when the token it was opened with expires', async () => {
+  it('closes a socket with 4403 when the token it was opened with stops being accepted (exp, plus 5 s of clock tolerance)', async () => {
     const sub = uniqueSub('live_expiring');
-    const token = await tokenFor(sub, {}, { expiresIn: Math.floor(Date.now() / 1000) + 2 });
+    const token = await tokenFor(sub, {}, { expiresIn: Math.floor(Date.now() / 1000) + 1 });
     const connection = connect(async () => `Bearer ${token}`);
     const watching = watchBalance(connection.client);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
     expect(connection.closes).toEqual([]);
-    await waitUntil(async () => connection.closes.length > 0, { timeoutMs: 8_000, what: 'the close at expiry' });
+    await waitUntil(async () => connection.closes.length > 0, { timeoutMs: 10_000, what: 'the close at expiry' });
     expect(connection.closes[0]).toBe(4403);
     watching.stop();
   });

@@ -48,6 +48,13 @@ describe('NODE_ENV=production', () => {
     expect(dev.errors?.[0]?.message).toMatch(/Did you mean "creditBalance"/);
   });
 
+  it('answers an error that echoes a long run of spaces promptly, with the text intact', async () => {
+    const spaces = ' '.repeat(60_000);
+    const prod = await production.as('user_prod_spaces').raw({ query: `{ creditHistory(first: "${spaces}x") { edges { node { id } } } }` });
+    expect(codesOf(prod)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(prod.errors![0]!.message).toContain(`${spaces}x`);
+  });
+
   it('hides enum and argument suggestions in production too, in literals and in variables', async () => {
     const range = { from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00Z' };
     const literal = `{ creditUsage(from: "${range.from}", to: "${range.to}", window: DAYS) { credits } }`;

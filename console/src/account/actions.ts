@@ -69,13 +69,15 @@ export function refundDialog(account: Account, purchase: PurchaseRow, done: () =
     reasonHint: 'Shown as the REFUND row’s description, e.g. “Customer asked within 14 days”.',
     confirmLabel: 'Refund purchase',
     run: async (reason) => {
+      const sentAt = Date.now();
       const { refundCredits } = await gql<{ refundCredits: { amount: number; balanceAfter: number; description: string; createdAt: string } }>(
         `mutation ConsoleRefund($input: RefundCreditsInput!) { refundCredits(input: $input) { id amount balanceAfter description createdAt } }`,
         { input: { transactionId: purchase.id, reason } },
       );
       // A purchase reversed in full before (here, in Stripe's dashboard, or by a chargeback) answers with that earlier
-      // reversal: nothing changed, and this reason was not recorded.
-      if (refundCredits.description !== reason) {
+      // reversal: nothing changed, and this reason was not recorded. Told by its text, or (the same text given twice)
+      // by its age, with minutes to spare for a browser clock that is off.
+      if (refundCredits.description !== reason || Date.parse(refundCredits.createdAt) < sentAt - 5 * 60_000) {
         return `Already refunded on ${dateTime(refundCredits.createdAt)} (“${refundCredits.description}”): nothing changed, and this reason was not recorded.`;
       }
       return `Refunded: ${credits(-refundCredits.amount)} removed; the balance is now ${count(refundCredits.balanceAfter)}.`;
