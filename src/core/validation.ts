@@ -3,6 +3,10 @@ import { isPrefixedId, type IdPrefix } from './ids.js';
 
 /** Input checks shared by resolvers. Each names the offending field in a BAD_USER_INPUT error. */
 
+/** Text PostgreSQL stores exactly as given: no NUL (text and JSON cannot hold it), no lone UTF-16 surrogate (which
+ * would be stored as U+FFFD, so two different strings could become one). */
+export const isStorableText = (text: string): boolean => !text.includes('\0') && text.isWellFormed();
+
 export function intInRange(field: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw badUserInput(field, `must be a whole number from ${min} to ${max.toLocaleString('en-US')}`);

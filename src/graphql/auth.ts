@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import type { AuthConfig } from '../config.js';
 import { isDomainError, unauthenticated } from '../core/errors.js';
+import { isStorableText as storable } from '../core/validation.js';
 import type { VerifiedIdentity } from '../identity/identity.js';
 
 export type TokenVerifier = (token: string) => Promise<VerifiedIdentity>;
@@ -10,8 +11,6 @@ const CLOCK_TOLERANCE_SECONDS = 5;
 const MAX_TOKEN_LENGTH = 8192;
 const CACHE_SECONDS = 300;
 
-/** Text PostgreSQL can store as given: no NUL, no lone UTF-16 surrogate (which would be stored as U+FFFD). */
-const storable = (value: string) => value.isWellFormed() && !value.includes('\0');
 
 /** A profile claim, when it is usable text; anything else is left out (the user is still signed in). */
 const optionalString = (payload: JWTPayload, ...names: string[]): string | undefined => {

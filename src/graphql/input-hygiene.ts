@@ -2,10 +2,10 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { Kind, visit, type DocumentNode } from 'graphql';
 import type { RequestContext } from '../core/context.js';
 import { badUserInput } from '../core/errors.js';
+import { isStorableText } from '../core/validation.js';
 import { toGraphQLError } from './errors.js';
 
-/** NUL (which PostgreSQL text and JSON cannot hold) or a lone surrogate (not Unicode: it would be stored altered). */
-const unstorable = (text: string) => text.includes('\u0000') || !text.isWellFormed();
+const unstorable = (text: string) => !isStorableText(text);
 
 /** The path of the first string in `value` (keys of objects included) that could not be stored as sent. */
 function firstUnstorable(value: unknown, path: string, depth = 0): string | undefined {

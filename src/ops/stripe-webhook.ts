@@ -5,6 +5,7 @@ import { APPLIED_EVENT_TYPES } from '../billing/stripe-event-effects.js';
 import { processStripeEvent } from '../billing/stripe-events.js';
 import type { AppServices } from '../core/context.js';
 import { isDomainError } from '../core/errors.js';
+import { isStorableText as storable } from '../core/validation.js';
 import { isDatabaseUnavailable } from '../database/pg-errors.js';
 import type { Metrics } from './metrics.js';
 import { currentRequestScope } from '../request-scope.js';
@@ -21,7 +22,6 @@ function failureStatus(error: unknown): { status: number; retry: boolean } {
 /** The fields of an applied event's object that Tally reads as ids or codes (besides its metadata). */
 const READ_FIELDS = ['id', 'customer', 'subscription', 'payment_intent', 'charge', 'invoice', 'status', 'currency', 'billing_reason', 'mode', 'payment_status'];
 
-const storable = (text: string) => !text.includes('\0') && text.isWellFormed();
 
 /**
  * Why a signed event Tally applies could never be applied, or undefined. Stripe's objects never carry these, so they

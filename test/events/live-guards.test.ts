@@ -23,6 +23,15 @@ function rawSocket(server: TestServer) {
   return { socket, messages, closed, opened, send };
 }
 
+/** A raw socket signed in as `sub`, once the server has acknowledged it. */
+async function signedInSocket(server: TestServer, sub: string) {
+  const raw = rawSocket(server);
+  await raw.opened;
+  raw.send({ type: 'connection_init', payload: { authorization: `Bearer ${await tokenFor(sub)}` } });
+  await waitUntil(async () => raw.messages.some((m) => m.type === 'connection_ack'), { timeoutMs: 5_000, what: 'connection_ack' });
+  return raw;
+}
+
 /**
  * What keeps one user (or one address) from wearing out an instance over WebSocket: the per-user socket slots come
  * back however a socket ends, a socket holds a bounded number of subscriptions and each subscribe counts against the
@@ -81,10 +90,7 @@ describe('live server guards', () => {
 
   it('holds at most LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION subscriptions on a socket; one more is refused and the socket stays', async () => {
     const sub = uniqueSub('live_subs');
-    const raw = rawSocket(server);
-    await raw.opened;
-    raw.send({ type: 'connection_init', payload: { authorization: `Bearer ${await tokenFor(sub)}` } });
-    await waitUntil(async () => raw.messages.some((m) => m.type === 'connection_ack'), { timeoutMs: 5_000, what: 'connection_ack' });
+    const raw = await signedInSocket(server, sub);
     for (let i = 1; i <= 5; i++) raw.send({ id: `s${i}`, type: 'subscribe', payload: { query: BALANCE } });
     await waitUntil(async () => raw.messages.filter((m) => m.type === 'error').length >= 2, { timeoutMs: 5_000, what: 'refusals' });
     const refused = raw.messages.filter((m) => m.type === 'error');
@@ -105,10 +111,7 @@ describe('live server guards', () => {
 
   it("counts every subscribe against the user's query allowance", async () => {
     const sub = uniqueSub('live_churn');
-    const raw = rawSocket(server);
-    await raw.opened;
-    raw.send({ type: 'connection_init', payload: { authorization: `Bearer ${await tokenFor(sub)}` } });
-    await waitUntil(async () => raw.messages.some((m) => m.type === 'connection_ack'), { timeoutMs: 5_000, what: 'connection_ack' });
+    const raw = await signedInSocket(server, sub);
     // Subscribe and complete in turn: never more than one open, but the burst of 12 runs out (one comes back a second).
     for (let i = 1; i <= 20; i++) {
       raw.send({ id: `c${i}`, type: 'subscribe', payload: { query: BALANCE } });
