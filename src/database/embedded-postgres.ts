@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -67,6 +67,38 @@ async function postgresUser(): Promise<{ uid?: number; gid?: number }> {
     await run('useradd', ['--system', '--gid', USER, '--no-create-home', '--shell', '/usr/sbin/nologin', USER]);
     return ids();
   }
+}
+
+/** Whether the server's user can reach `target` (a binary it runs, a directory it works in) through every directory above it. */
+async function canReach(target: string, owner: { uid?: number; gid?: number }): Promise<boolean> {
+  if (owner.uid === undefined) return true;
+  return run('test', ['-x', target], owner).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * The binaries, where the server's user can run them. As root the server runs as `postgres`, which cannot run them
+ * from a checkout that other users may not enter (a clone in a `mktemp -d` folder, mode 700): they are then copied
+ * once, whole (bin, lib, share, so they still find each other), to a folder of their own under the system's temp
+ * folder, and run from there.
+ */
+async function reachableBinaries(bin: Binaries, owner: { uid?: number; gid?: number }): Promise<Binaries> {
+  if (await canReach(bin.initdb, owner)) return bin;
+  const source = path.dirname(path.dirname(bin.initdb));
+  const stamp = (await fs.stat(bin.postgres)).mtimeMs;
+  const key = createHash('sha256').update(`${source}\0${stamp}`).digest('hex').slice(0, 16);
+  const target = path.join(os.tmpdir(), `tally-postgres-${key}`);
+  if (!existsSync(path.join(target, 'bin', path.basename(bin.postgres)))) {
+    // Copied beside the target and renamed into place, so a process starting at the same moment never runs half a copy.
+    const staging = `${target}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    await fs.cp(source, staging, { recursive: true, verbatimSymlinks: true });
+    await fs.chmod(staging, 0o755);
+    await fs.rename(staging, target).catch(async () => fs.rm(staging, { recursive: true, force: true }));
+  }
+  const moved = (file: string) => path.join(target, path.relative(source, file));
+  return { initdb: moved(bin.initdb), pg_ctl: moved(bin.pg_ctl), postgres: moved(bin.postgres) };
 }
 
 export async function freePort(): Promise<number> {
@@ -150,12 +182,18 @@ export interface EmbeddedOptions {
 /** Starts (initialising on first use) a cluster in `dir`, or attaches to one already running there. */
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedCluster> {
   const log = options.log ?? (() => undefined);
-  const bin = await binaries();
   const owner = await postgresUser();
+  const bin = await reachableBinaries(await binaries(), owner);
   await fs.mkdir(options.dir, { recursive: true });
   if (owner.uid !== undefined) {
     // The server user must be able to reach its data directory through this one.
     await fs.chmod(options.dir, 0o755);
+    if (!(await canReach(options.dir, owner))) {
+      throw new Error(
+        `the postgres system user (PostgreSQL does not run as root) cannot reach ${options.dir}: a folder above it is closed to ` +
+          `other users. Let them through (chmod o+x on that folder) or set DATA_DIR to a folder they can reach, such as one under ${os.tmpdir()}`,
+      );
+    }
   }
   const pgData = path.join(options.dir, 'pg');
   const { password } = await readSecrets(options.dir);
