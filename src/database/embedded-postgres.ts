@@ -184,19 +184,24 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const log = options.log ?? (() => undefined);
   const owner = await postgresUser();
   const bin = await reachableBinaries(await binaries(), owner);
-  await fs.mkdir(options.dir, { recursive: true });
+  let dir = options.dir;
+  await fs.mkdir(dir, { recursive: true });
   if (owner.uid !== undefined) {
     // The server user must be able to reach its data directory through this one.
-    await fs.chmod(options.dir, 0o755);
-    if (!(await canReach(options.dir, owner))) {
-      throw new Error(
-        `the postgres system user (PostgreSQL does not run as root) cannot reach ${options.dir}: a folder above it is closed to ` +
-          `other users. Let them through (chmod o+x on that folder) or set DATA_DIR to a folder they can reach, such as one under ${os.tmpdir()}`,
-      );
+    await fs.chmod(dir, 0o755);
+    if (!(await canReach(dir, owner))) {
+      // A folder above it is closed to other users (a checkout in a mode-700 folder). Rather than open it, the cluster
+      // lives in a folder of its own under the system's temp folder, the same one for the same DATA_DIR every time.
+      const key = createHash('sha256').update(path.resolve(dir)).digest('hex').slice(0, 16);
+      const moved = path.join(os.tmpdir(), `tally-data-${key}`);
+      log(`the postgres system user cannot reach ${dir} (a folder above it is closed to other users); the cluster is kept in ${moved}`);
+      dir = moved;
+      await fs.mkdir(dir, { recursive: true });
+      await fs.chmod(dir, 0o755);
     }
   }
-  const pgData = path.join(options.dir, 'pg');
-  const { password } = await readSecrets(options.dir);
+  const pgData = path.join(dir, 'pg');
+  const { password } = await readSecrets(dir);
   const created = !existsSync(path.join(pgData, 'PG_VERSION'));
   if (created) {
     log(`initialising embedded PostgreSQL in ${pgData}`);
@@ -205,7 +210,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
 
   let port = await runningPort(pgData);
   // A server left running by a process that has since died (killed, crashed) is adopted: this process stops it.
-  const ownerFile = path.join(options.dir, 'owner.pid');
+  const ownerFile = path.join(dir, 'owner.pid');
   const startedHere = port === undefined || !(await ownerAlive(ownerFile));
   if (startedHere) await fs.writeFile(ownerFile, String(process.pid));
   if (port === undefined) {
